@@ -1,0 +1,147 @@
+/**
+ * The Slack app: Bolt with the HTTP receiver on POST /slack/events (signature and 5-minute timestamp checks
+ * are Bolt's), or Socket Mode when an app token is configured. GET /healthz and GET /metrics are served on
+ * the same port. The bot acks, enqueues and renders; it never opens SSH.
+ */
+import type { Server } from 'node:http';
+import {
+  App,
+  type BlockAction,
+  type ButtonAction,
+  HTTPReceiver,
+  LogLevel,
+  type Logger as SlackLogger,
+  SocketModeReceiver,
+} from '@slack/bolt';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Registry } from '../core/registry.js';
+import { AppError, ErrorCode } from '../errors.js';
+import { AuditLog } from '../jobs/audit.js';
+import { Confirmations } from '../jobs/confirmations.js';
+import { keys } from '../jobs/keys.js';
+import type { FlexQueue } from '../jobs/queue.js';
+import type { Metrics } from '../metrics.js';
+import { CANCEL_ACTION, CONFIRM_ACTION } from '../slack/job-view.js';
+import { MessageUpdater } from '../slack/updater.js';
+import { handleButton } from './actions.js';
+import { handleSlashCommand } from './commands.js';
+import type { BotContext } from './context.js';
+import { healthRoutes } from './http.js';
+
+export interface BotDeps {
+  config: Config;
+  /** A fail-fast client connection (not the worker's blocking one). */
+  redis: Redis;
+  queue: FlexQueue;
+  log: Logger;
+  registry: Registry;
+  metrics: Metrics;
+}
+
+export interface Bot {
+  app: App;
+  /** Starts listening; resolves with the HTTP port (0 in Socket Mode without HTTP). */
+  start(port: number): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export function boltLogger(log: Logger): SlackLogger {
+  const l = log.child({ component: 'bolt' });
+  return {
+    debug: (...m) => l.debug(m.map(String).join(' ')),
+    info: (...m) => l.info(m.map(String).join(' ')),
+    warn: (...m) => l.warn(m.map(String).join(' ')),
+    error: (...m) => l.error(m.map(String).join(' ')),
+    setLevel: () => {},
+    getLevel: () => LogLevel.INFO,
+    setName: () => {},
+  };
+}
+
+export function createBot(deps: BotDeps): Bot {
+  const { config, log } = deps;
+  const token = config.slack.botToken?.reveal();
+  if (!token) throw new AppError(ErrorCode.configMissing, 'SLACK_BOT_TOKEN is required to run the bot');
+  const k = keys(config.inventory.jobs.prefix);
+  const logger = boltLogger(log);
+  const routes = healthRoutes({ redis: deps.redis, metrics: deps.metrics });
+  const clientOptions = {
+    ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}),
+    rejectRateLimitedCalls: true,
+    retryConfig: { retries: 2, factor: 2, minTimeout: 200, maxTimeout: 2000 },
+  };
+  let receiver: HTTPReceiver | SocketModeReceiver;
+  if (config.slack.appToken) {
+    receiver = new SocketModeReceiver({
+      appToken: config.slack.appToken.reveal(),
+      logger,
+      customRoutes: routes,
+    });
+  } else {
+    const signingSecret = config.slack.signingSecret?.reveal();
+    if (!signingSecret)
+      throw new AppError(ErrorCode.configMissing, 'SLACK_SIGNING_SECRET is required for the HTTP receiver');
+    receiver = new HTTPReceiver({
+      signingSecret,
+      endpoints: ['/slack/events'],
+      customRoutes: routes,
+      processBeforeResponse: false,
+      logger,
+      unhandledRequestTimeoutMillis: 2900,
+    });
+  }
+  const app = new App({ token, receiver, logger, clientOptions });
+  const ctx: BotContext = {
+    config,
+    redis: deps.redis,
+    queue: deps.queue,
+    log,
+    registry: deps.registry,
+    metrics: deps.metrics,
+    audit: new AuditLog(deps.redis, k.audit),
+    confirmations: new Confirmations(deps.redis, k.confirm, k.confirmUsed),
+    updater: new MessageUpdater({ slack: app.client, redis: deps.redis, rateKey: k.messageRate, log }),
+    keys: k,
+    queueSettings: { attempts: config.inventory.jobs.attempts, backoffMs: config.inventory.jobs.backoffMs },
+  };
+  deps.metrics.watchQueue(deps.queue);
+
+  app.command(/^\/flexvdi/, async ({ command, ack, respond }) => {
+    await handleSlashCommand(ctx, command, ack, respond);
+  });
+  for (const [actionId, outcome] of [
+    [CONFIRM_ACTION, 'confirmed'],
+    [CANCEL_ACTION, 'cancelled'],
+  ] as const) {
+    app.action<BlockAction<ButtonAction>>(actionId, async ({ ack, body, action, respond }) => {
+      await ack();
+      await handleButton(ctx, body, action, respond, outcome);
+    });
+  }
+  app.error(async (err) => {
+    log.error(
+      { err: err.message, code: (err as { code?: string }).code },
+      'unhandled error in a Slack handler',
+    );
+  });
+
+  let server: Server | undefined;
+  return {
+    app,
+    async start(port: number) {
+      if (receiver instanceof HTTPReceiver) {
+        server = (await receiver.start(port)) as Server;
+        const addr = server.address();
+        return addr && typeof addr === 'object' ? addr.port : port;
+      }
+      await app.start();
+      return 0;
+    },
+    async stop() {
+      await app.stop().catch(() => {});
+      await ctx.updater.flush();
+    },
+  };
+}

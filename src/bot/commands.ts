@@ -1,0 +1,89 @@
+/**
+ * The slash command handler. Order matters for Slack's 3-second rule: parse and authorize synchronously
+ * (cheap, in memory), ack at once (errors go back in the ack body as an ephemeral reply), and only then do
+ * the slow things: post the job message, enqueue, audit.
+ */
+import type { AckFn, RespondArguments, RespondFn, SlashCommand } from '@slack/bolt';
+import { asAppError } from '../errors.js';
+import { deterministicId, enqueue, type JobName } from '../jobs/queue.js';
+import { authorize, isAdmin } from './auth.js';
+import { handleBuiltin } from './builtins.js';
+import type { BotContext } from './context.js';
+import { helpText } from './help.js';
+import { parseCommandText } from './parse.js';
+
+const ephemeral = (text: string): RespondArguments => ({ response_type: 'ephemeral', text });
+
+export async function handleSlashCommand(
+  ctx: BotContext,
+  command: SlashCommand,
+  ack: AckFn<string | RespondArguments>,
+  respond: RespondFn,
+): Promise<void> {
+  const user = command.user_id;
+  const channel = command.channel_id;
+  const parsed = parseCommandText(ctx.registry, command.text ?? '');
+  if (!parsed.ok) {
+    await ack(ephemeral(parsed.error.userMessage));
+    ctx.metrics.commands.inc({ command: 'unknown', outcome: 'invalid' });
+    return;
+  }
+  const p = parsed.value;
+  if (p.kind === 'builtin') {
+    if (p.id === 'help') {
+      await ack(ephemeral(helpText(ctx.registry, p.rest.join(' ') || undefined)));
+      ctx.metrics.commands.inc({ command: 'help', outcome: 'answered' });
+      return;
+    }
+    await ack();
+    ctx.metrics.commands.inc({ command: p.id, outcome: 'answered' });
+    await respond(ephemeral(await handleBuiltin(ctx, p.id, p.rest, user, channel)));
+    return;
+  }
+  const { spec } = p;
+  const refusal = authorize(ctx.config, spec.access, spec.mutates, user, channel);
+  if (refusal) {
+    await ack(ephemeral(refusal.userMessage));
+    ctx.metrics.commands.inc({ command: spec.id, outcome: 'refused' });
+    await ctx.audit
+      .record({ user, command: p.text, channel, outcome: 'refused', detail: refusal.code })
+      .catch(() => {});
+    return;
+  }
+  await ack();
+  // Everything after the ack is one Redis call (the add), deferred past the I/O already waiting so a burst
+  // of commands is acked first. The job id comes from Slack's trigger id (unique per invocation), so a
+  // redelivered or duplicated request is a no-op add. The worker posts the job message (another process).
+  const requestKey = `${command.team_id}:${command.trigger_id || `${user}:${command.text}:${Date.now()}`}`;
+  const phase = spec.mutates ? 'plan' : 'run';
+  const jobId = deterministicId(phase === 'plan' ? 'p' : 'j', requestKey);
+  await new Promise((r) => setImmediate(r));
+  try {
+    await enqueue(
+      ctx.queue,
+      spec.id as JobName,
+      {
+        phase,
+        text: p.text,
+        args: p.args,
+        requester: user,
+        isAdmin: isAdmin(ctx.config, user),
+        channel,
+        ...(command.response_url ? { responseUrl: command.response_url } : {}),
+      },
+      jobId,
+      ctx.queueSettings,
+    );
+    ctx.metrics.commands.inc({ command: spec.id, outcome: 'enqueued' });
+    void ctx.audit.record({ user, command: p.text, channel, outcome: 'requested', jobId }).catch(() => {});
+  } catch (err) {
+    const e = asAppError(err);
+    ctx.log.error({ err: e.message, code: e.code, command: spec.id, user }, 'could not enqueue the command');
+    await respond(
+      ephemeral(
+        `Could not start \`/flexvdi ${p.text}\`: the job queue is unavailable (Redis?). Nothing was started; try again in a minute.`,
+      ),
+    ).catch(() => {});
+    ctx.metrics.commands.inc({ command: spec.id, outcome: 'error' });
+  }
+}

@@ -1,0 +1,25 @@
+/** What every bot handler gets: injected clients and the stores built on them. */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Registry } from '../core/registry.js';
+import type { AuditLog } from '../jobs/audit.js';
+import type { Confirmations } from '../jobs/confirmations.js';
+import type { Keys } from '../jobs/keys.js';
+import type { FlexQueue, QueueSettings } from '../jobs/queue.js';
+import type { Metrics } from '../metrics.js';
+import type { MessageUpdater } from '../slack/updater.js';
+
+export interface BotContext {
+  config: Config;
+  redis: Redis;
+  queue: FlexQueue;
+  log: Logger;
+  registry: Registry;
+  metrics: Metrics;
+  audit: AuditLog;
+  confirmations: Confirmations;
+  updater: MessageUpdater;
+  keys: Keys;
+  queueSettings: QueueSettings;
+}

@@ -1,0 +1,52 @@
+/** `/flexvdi` text → a built-in command, or a plugin command with args validated by its schema. */
+import { MAX_TEXT_LENGTH, matchCommand, parseArgs, tokenize, unescapeSlack } from '../core/args.js';
+import type { AnyCommand } from '../core/plugin.js';
+import { BUILTIN_COMMANDS, type BuiltinId, type Registry } from '../core/registry.js';
+import { AppError, ErrorCode, type Result } from '../errors.js';
+
+export type ParsedText =
+  | { kind: 'builtin'; id: BuiltinId; rest: string[]; text: string }
+  | { kind: 'command'; spec: AnyCommand; args: unknown; text: string };
+
+export function parseCommandText(registry: Registry, raw: string): Result<ParsedText> {
+  if (raw.length > MAX_TEXT_LENGTH) {
+    return {
+      ok: false,
+      error: new AppError(ErrorCode.argsTooLong, 'text too long', {
+        userMessage: `That command is ${raw.length} characters long; the limit is ${MAX_TEXT_LENGTH}. Nothing was run.`,
+      }),
+    };
+  }
+  // Control characters have no business in a command; refuse rather than guess.
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(raw)) {
+    return {
+      ok: false,
+      error: new AppError(ErrorCode.argsInvalid, 'control characters', {
+        userMessage: 'The command contains control characters. Nothing was run.',
+      }),
+    };
+  }
+  const text = unescapeSlack(raw).trim();
+  const tokens = tokenize(text);
+  if (!tokens.ok) return tokens;
+  if (tokens.value.length === 0)
+    return { ok: true, value: { kind: 'builtin', id: 'help', rest: [], text: 'help' } };
+  const builtin = matchCommand(BUILTIN_COMMANDS, tokens.value);
+  if (builtin) return { ok: true, value: { kind: 'builtin', id: builtin.spec.id, rest: builtin.rest, text } };
+  const found = registry.match(tokens.value);
+  if (!found) {
+    const first = tokens.value[0]!.slice(0, 40);
+    const close = registry.commands
+      .filter((c) => c.id.startsWith(first.toLowerCase().slice(0, 3)))
+      .map((c) => `\`${c.id}\``);
+    return {
+      ok: false,
+      error: new AppError(ErrorCode.argsUnknownCommand, `unknown command ${first}`, {
+        userMessage: `Unknown command \`${first}\`.${close.length ? ` Did you mean ${close.join(' or ')}?` : ''} Type \`/flexvdi help\` for the list.`,
+      }),
+    };
+  }
+  const args = parseArgs(found.spec, found.rest);
+  if (!args.ok) return args;
+  return { ok: true, value: { kind: 'command', spec: found.spec, args: args.value, text } };
+}

@@ -1,0 +1,102 @@
+/**
+ * One error type for the whole program. Every error that crosses a boundary (a queue, a process, Slack)
+ * carries a namespaced `code`; callers classify by code, never by `instanceof` (an error read back from
+ * Redis is a plain object).
+ */
+export const ErrorCode = {
+  configInvalid: 'config.invalid',
+  configMissing: 'config.missing',
+  configSecretMissing: 'config.secret_missing',
+  registryDuplicate: 'registry.duplicate_command',
+  registryInvalid: 'registry.invalid_command',
+  argsInvalid: 'args.invalid',
+  argsUnknownCommand: 'args.unknown_command',
+  argsTooLong: 'args.too_long',
+  authNotAdmin: 'auth.not_admin',
+  authWrongChannel: 'auth.wrong_channel',
+  confirmExpired: 'confirm.expired',
+  confirmUsed: 'confirm.already_used',
+  confirmNotRequester: 'confirm.not_requester',
+  jobInvalidData: 'job.invalid_data',
+  jobCancelled: 'job.cancelled',
+  jobNotFound: 'job.not_found',
+  jobUnknownCommand: 'job.unknown_command',
+  lockBusy: 'lock.busy',
+  lockLost: 'lock.lost',
+  redisUnavailable: 'redis.unavailable',
+  sshConnect: 'ssh.connect_failed',
+  sshTimeout: 'ssh.timeout',
+  sshHostkeyMismatch: 'ssh.hostkey_mismatch',
+  sshHostkeyUnknown: 'ssh.hostkey_unknown',
+  sshAuth: 'ssh.auth_failed',
+  sshCommandFailed: 'ssh.command_failed',
+  managerUnreachable: 'manager.unreachable',
+  managerAuth: 'manager.auth_failed',
+  managerHttp: 'manager.http_error',
+  managerBadResponse: 'manager.bad_response',
+  inventoryUnknownHost: 'inventory.unknown_host',
+  slackApi: 'slack.api_error',
+  internal: 'internal.error',
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Codes whose failure may go away by itself: the engine retries these with backoff, nothing else. */
+const RETRYABLE = new Set<string>([
+  ErrorCode.lockBusy,
+  ErrorCode.redisUnavailable,
+  ErrorCode.sshConnect,
+  ErrorCode.sshTimeout,
+  ErrorCode.managerUnreachable,
+  ErrorCode.managerHttp,
+  ErrorCode.slackApi,
+]);
+
+export interface AppErrorOptions {
+  cause?: unknown;
+  /** A sentence for the operator in Slack: what went wrong and how to fix it. Never holds a secret. */
+  userMessage?: string;
+  details?: Record<string, unknown>;
+}
+
+export class AppError extends Error {
+  override readonly name = 'AppError';
+  readonly code: string;
+  readonly userMessage: string;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: string, message: string, options: AppErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.userMessage = options.userMessage ?? message;
+    this.details = options.details;
+  }
+}
+
+export function isRetryableCode(code: string): boolean {
+  return RETRYABLE.has(code);
+}
+
+/** Reads a code from anything thrown: AppError, a Node system error, or a plain object from Redis. */
+export function errorCode(err: unknown): string {
+  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') {
+    return err.code.includes('.') ? err.code : ErrorCode.internal;
+  }
+  return ErrorCode.internal;
+}
+
+export function asAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err && typeof err === 'object' && (err as { name?: unknown }).name === 'AppError') {
+    const e = err as { code?: string; message?: string; userMessage?: string };
+    return new AppError(e.code ?? ErrorCode.internal, e.message ?? 'error', {
+      userMessage: e.userMessage ?? e.message ?? 'error',
+    });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new AppError(ErrorCode.internal, message, { cause: err, userMessage: `Internal error: ${message}` });
+}
+
+export type Result<T, E = AppError> = { ok: true; value: T } | { ok: false; error: E };
+export const ok = <T>(value: T): Result<T, never> => ({ ok: true, value });
+export const fail = <E>(error: E): Result<never, E> => ({ ok: false, error });

@@ -1,0 +1,75 @@
+/**
+ * Per-Host mutual exclusion for mutating jobs (BullMQ groups are a Pro feature). A lock is a Redis key
+ * holding `jobId:fence`; the fence is a global counter so a holder that lost its lease (paused process, lost
+ * network) can tell: renew and release only succeed while the key still holds its own value. The same job
+ * (e.g. resumed by BullMQ after its worker crashed) may take over its own lock.
+ */
+import type { Redis } from 'ioredis';
+import { AppError, ErrorCode } from '../errors.js';
+
+const ACQUIRE = `
+local holder = redis.call('GET', KEYS[1])
+if holder and string.sub(holder, 1, string.len(ARGV[1]) + 1) ~= ARGV[1] .. ':' then return holder end
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[3], 'PX', ARGV[2])
+return false`;
+
+const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+export interface HeldLocks {
+  resources: string[];
+  /** Renews every lease; throws lock.lost if any was taken over. */
+  renew(): Promise<void>;
+  release(): Promise<void>;
+}
+
+export class HostLocks {
+  constructor(
+    private readonly redis: Redis,
+    private readonly lockKey: (r: string) => string,
+    private readonly fenceKey: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  /** Takes every lock or none (sorted order; on a conflict the ones already taken are released). */
+  async acquire(jobId: string, resources: string[]): Promise<HeldLocks> {
+    const sorted = [...new Set(resources.map((r) => r.toLowerCase()))].sort();
+    const held: { key: string; value: string }[] = [];
+    for (const r of sorted) {
+      const fence = await this.redis.incr(this.fenceKey);
+      const key = this.lockKey(r);
+      const holder = (await this.redis.eval(ACQUIRE, 1, key, jobId, String(this.ttlMs), String(fence))) as
+        | string
+        | null;
+      if (holder) {
+        await Promise.all(held.map((h) => this.redis.eval(RELEASE, 1, h.key, h.value)));
+        const other = holder.slice(0, holder.lastIndexOf(':'));
+        throw new AppError(ErrorCode.lockBusy, `${r} is locked by job ${other}`, {
+          userMessage: `Waiting: Host ${r} is busy with job ${other}.`,
+          details: { resource: r, holder: other },
+        });
+      }
+      held.push({ key, value: `${jobId}:${fence}` });
+    }
+    return {
+      resources: sorted,
+      renew: async () => {
+        for (const h of held) {
+          const ok = (await this.redis.eval(RENEW, 1, h.key, h.value, String(this.ttlMs))) as number;
+          if (ok !== 1)
+            throw new AppError(ErrorCode.lockLost, `lost the lock ${h.key}`, {
+              userMessage: 'Lost the Host lock (another job took it over); stopped.',
+            });
+        }
+      },
+      release: async () => {
+        await Promise.all(held.map((h) => this.redis.eval(RELEASE, 1, h.key, h.value)));
+      },
+    };
+  }
+}

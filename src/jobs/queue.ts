@@ -1,0 +1,76 @@
+/**
+ * The queue: one BullMQ queue per deployment (Redis key prefix from the inventory), job name = command id,
+ * deterministic job ids so the same request can never make two jobs (BullMQ ignores an add whose jobId
+ * exists). Two phases per command: `plan` (preflight on the Hosts, produces the plan and the Confirm
+ * button) and `run` (the steps). Read-only commands skip straight to `run`.
+ */
+import { createHash } from 'node:crypto';
+import { type JobsOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { CommandId } from '../plugins/index.js';
+import { keys } from './keys.js';
+
+export const jobEnvelopeSchema = z.object({
+  phase: z.enum(['plan', 'run']),
+  /** The command as typed after `/flexvdi` (for display and audit). */
+  text: z.string().max(2000),
+  args: z.unknown(),
+  requester: z.string(),
+  isAdmin: z.boolean(),
+  channel: z.string(),
+  /** The job message; absent until the worker has posted it (the bot only enqueues). */
+  messageTs: z.string().optional(),
+  /** Slack's response_url of the command (30 min, 5 uses): for ephemeral errors when posting fails. */
+  responseUrl: z.string().url().optional(),
+  confirmId: z.string().optional(),
+  confirmedBy: z.string().optional(),
+  pinned: z.record(z.unknown()).default({}),
+  /** Bumped by `/flexvdi retry` so messages posted once per run are posted again for the new run. */
+  generation: z.number().int().min(0).default(0),
+});
+export type JobEnvelope = z.input<typeof jobEnvelopeSchema>;
+export type JobEnvelopeParsed = z.output<typeof jobEnvelopeSchema>;
+
+export type JobName = CommandId;
+export type FlexQueue = Queue<JobEnvelope, unknown, JobName>;
+
+/** A short, readable, deterministic id: no ':' and never all digits (BullMQ's rules for custom ids). */
+export function deterministicId(kind: 'p' | 'j', ...parts: string[]): string {
+  const h = createHash('sha256')
+    .update(parts.join('\u0000'))
+    .digest('base64url')
+    .replace(/[-_]/g, '')
+    .slice(0, 10);
+  return `${kind}-${h.toLowerCase()}`;
+}
+
+export interface QueueSettings {
+  attempts: number;
+  backoffMs: number;
+}
+
+export function createQueue(connection: Redis, prefix: string): FlexQueue {
+  return new Queue<JobEnvelope, unknown, JobName>(keys(prefix).queueName, { connection, prefix });
+}
+
+export function jobOptions(jobId: string, s: QueueSettings, phase: 'plan' | 'run'): JobsOptions {
+  return {
+    jobId,
+    // Plans are cheap previews: one retry for flaky networks. Runs use the configured attempts.
+    attempts: phase === 'plan' ? 2 : s.attempts,
+    backoff: { type: 'exponential', delay: s.backoffMs },
+    removeOnComplete: { age: 7 * 86_400, count: 5000 },
+    removeOnFail: { age: 30 * 86_400, count: 5000 },
+  };
+}
+
+export async function enqueue(
+  queue: FlexQueue,
+  name: JobName,
+  data: JobEnvelope,
+  jobId: string,
+  s: QueueSettings,
+) {
+  return queue.add(name, data, jobOptions(jobId, s, data.phase));
+}

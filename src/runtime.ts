@@ -1,0 +1,120 @@
+/**
+ * Assembles the roles of the program (bot, worker) from a Config: one process can run all of them (`start`)
+ * or one each (`bot`, `worker`), any number of replicas on one Redis. Owns start-up order, the private Redis
+ * when REDIS_URL is unset, and graceful shutdown.
+ */
+import type { Server } from 'node:http';
+import { WebClient } from '@slack/web-api';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { type Bot, createBot } from './bot/app.js';
+import { startHealthServer } from './bot/http.js';
+import type { Config } from './config.js';
+import type { Plugin } from './core/plugin.js';
+import { createRegistry } from './core/registry.js';
+import { createQueue, type FlexQueue } from './jobs/queue.js';
+import { assertRedisReachable, createRedis } from './jobs/redis.js';
+import { createWorker, type FlexWorker, type WorkerDeps } from './jobs/worker.js';
+import { type PrivateRedis, startPrivateRedis } from './local-redis.js';
+import { createMetrics } from './metrics.js';
+import { builtinPlugins } from './plugins/index.js';
+import { createServices, type Services } from './services.js';
+
+export interface RuntimeOptions {
+  config: Config;
+  log: Logger;
+  roles: { bot: boolean; worker: boolean };
+  /** Plugins to register (default: the shipped ones). */
+  plugins?: readonly Plugin[];
+  /** Live clients for the plugins (ssh pool, manager client). */
+  extra?: Record<string, unknown>;
+  workerTuning?: WorkerDeps['tuning'];
+}
+
+export interface Runtime {
+  redisUrl: string;
+  port: number;
+  queue: FlexQueue;
+  bot?: Bot;
+  worker?: FlexWorker;
+  stop(): Promise<void>;
+}
+
+export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
+  const { config, log } = o;
+  let privateRedis: PrivateRedis | undefined;
+  let redisUrl = config.redisUrl;
+  if (!redisUrl) {
+    privateRedis = await startPrivateRedis({ label: 'runtime', appendOnly: true });
+    redisUrl = privateRedis.url;
+    log.warn(
+      { redis: redisUrl, dir: privateRedis.dir },
+      'REDIS_URL is not set: started a private redis-server (data is lost when this process ends; set REDIS_URL for production)',
+    );
+  }
+  await assertRedisReachable(redisUrl);
+  const registry = createRegistry(o.plugins ?? builtinPlugins);
+  const metrics = createMetrics();
+  const clientConn: Redis = createRedis(redisUrl, 'client');
+  const workerConn: Redis = createRedis(redisUrl, 'worker');
+  for (const c of [clientConn, workerConn])
+    c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  const queue = createQueue(clientConn, config.inventory.jobs.prefix);
+  metrics.watchQueue(queue);
+
+  let bot: Bot | undefined;
+  let worker: FlexWorker | undefined;
+  let health: Server | undefined;
+  let services: Services | undefined;
+  let port = 0;
+  if (o.roles.worker) {
+    services = createServices(config, log);
+    const slack = new WebClient(config.slack.botToken?.reveal(), {
+      ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}),
+      rejectRateLimitedCalls: true,
+      retryConfig: { retries: 2, factor: 2, minTimeout: 200, maxTimeout: 2000 },
+    });
+    worker = await createWorker({
+      config,
+      redis: workerConn,
+      log,
+      registry,
+      slack,
+      metrics,
+      extra: { ...services, ...o.extra },
+      ...(o.workerTuning ? { tuning: o.workerTuning } : {}),
+    });
+  }
+  if (o.roles.bot) {
+    bot = createBot({ config, redis: clientConn, queue, log, registry, metrics });
+    port = await bot.start(config.port);
+  } else {
+    health = await startHealthServer({ redis: clientConn, metrics }, config.port);
+    const addr = health.address();
+    port = addr && typeof addr === 'object' ? addr.port : config.port;
+  }
+  log.info({ roles: o.roles, port, commands: registry.commands.map((c) => c.id) }, 'flexvdi-chatops started');
+
+  let stopped = false;
+  return {
+    redisUrl,
+    port,
+    queue,
+    ...(bot ? { bot } : {}),
+    ...(worker ? { worker } : {}),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await bot?.stop();
+      if (health) await new Promise<void>((r) => health!.close(() => r()));
+      // Waits for active jobs to finish their current step run (BullMQ's close semantics).
+      await worker?.close();
+      await services?.ssh.close();
+      await queue.close();
+      clientConn.disconnect();
+      workerConn.disconnect();
+      await privateRedis?.stop();
+      log.info('flexvdi-chatops stopped');
+    },
+  };
+}

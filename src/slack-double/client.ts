@@ -1,0 +1,206 @@
+/**
+ * What Slack sends to an app, built byte-for-byte the way Slack builds it (form-encoded slash commands,
+ * `payload=<JSON>` interactions), signed, and sent with node:http. Used by tests, the local console and the
+ * latency benchmark, so the sending path stays minimal: one request, optional caller-supplied keep-alive agent.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { performance } from 'node:perf_hooks';
+import { signSlackRequest } from './signing.js';
+import { channelName, newTriggerId, SLACK_DOUBLE_IDS, userName } from './workspace.js';
+
+/** Slack still sends the deprecated verification token; Bolt ignores it in favour of the signature. */
+const VERIFICATION_TOKEN = 'dbl0verification0token';
+
+export interface SlashCommandFields {
+  command?: string;
+  text: string;
+  userId: string;
+  userName?: string;
+  channelId: string;
+  channelName?: string;
+  teamId?: string;
+  teamDomain?: string;
+  apiAppId?: string;
+  responseUrl: string;
+  triggerId?: string;
+}
+
+/** The form body of a slash command, fields in Slack's order. */
+export function slashCommandBody(f: SlashCommandFields): string {
+  return new URLSearchParams([
+    ['token', VERIFICATION_TOKEN],
+    ['team_id', f.teamId ?? SLACK_DOUBLE_IDS.teamId],
+    ['team_domain', f.teamDomain ?? SLACK_DOUBLE_IDS.teamDomain],
+    ['channel_id', f.channelId],
+    ['channel_name', f.channelName ?? channelName(f.channelId)],
+    ['user_id', f.userId],
+    ['user_name', f.userName ?? userName(f.userId)],
+    ['command', f.command ?? '/flexvdi'],
+    ['text', f.text],
+    ['api_app_id', f.apiAppId ?? SLACK_DOUBLE_IDS.appId],
+    ['is_enterprise_install', 'false'],
+    ['response_url', f.responseUrl],
+    ['trigger_id', f.triggerId ?? newTriggerId()],
+  ]).toString();
+}
+
+export interface ClickedAction {
+  actionId: string;
+  blockId?: string;
+  value?: string;
+  /** The button's label. */
+  text?: string;
+  type?: string;
+  style?: string;
+}
+
+export interface BlockActionsFields {
+  userId: string;
+  userName?: string;
+  teamId?: string;
+  teamDomain?: string;
+  apiAppId?: string;
+  channelId: string;
+  channelName?: string;
+  responseUrl: string;
+  triggerId?: string;
+  messageTs: string;
+  threadTs?: string;
+  isEphemeral?: boolean;
+  /** The message as Slack renders it in payloads; Slack omits it for clicks on ephemeral messages. */
+  message?: Record<string, unknown>;
+  action: ClickedAction;
+  actionTs?: string;
+}
+
+/** The block_actions payload object (what `blockActionsBody` encodes). */
+export function blockActionsPayload(f: BlockActionsFields): Record<string, unknown> {
+  const teamId = f.teamId ?? SLACK_DOUBLE_IDS.teamId;
+  const name = f.userName ?? userName(f.userId);
+  const a = f.action;
+  return {
+    type: 'block_actions',
+    user: { id: f.userId, username: name, name, team_id: teamId },
+    api_app_id: f.apiAppId ?? SLACK_DOUBLE_IDS.appId,
+    token: VERIFICATION_TOKEN,
+    container: {
+      type: 'message',
+      message_ts: f.messageTs,
+      channel_id: f.channelId,
+      is_ephemeral: f.isEphemeral ?? false,
+      ...(f.threadTs === undefined ? {} : { thread_ts: f.threadTs }),
+    },
+    trigger_id: f.triggerId ?? newTriggerId(),
+    team: { id: teamId, domain: f.teamDomain ?? SLACK_DOUBLE_IDS.teamDomain },
+    enterprise: null,
+    is_enterprise_install: false,
+    channel: { id: f.channelId, name: f.channelName ?? channelName(f.channelId) },
+    ...(f.message === undefined ? {} : { message: f.message }),
+    state: { values: {} },
+    response_url: f.responseUrl,
+    actions: [
+      {
+        action_id: a.actionId,
+        block_id: a.blockId ?? 'actions',
+        text: { type: 'plain_text', text: a.text ?? a.actionId, emoji: true },
+        ...(a.value === undefined ? {} : { value: a.value }),
+        ...(a.style === undefined ? {} : { style: a.style }),
+        type: a.type ?? 'button',
+        action_ts: f.actionTs ?? (Date.now() / 1000).toFixed(6),
+      },
+    ],
+  };
+}
+
+/** The form body of a block_actions interaction: `payload=<urlencoded JSON>`. */
+export function blockActionsBody(f: BlockActionsFields): string {
+  return new URLSearchParams({ payload: JSON.stringify(blockActionsPayload(f)) }).toString();
+}
+
+export interface SendSignedOptions {
+  secret: string;
+  /** Default `application/x-www-form-urlencoded` (commands, interactions); events use `application/json`. */
+  contentType?: string;
+  /** Unix seconds to sign with; default now. An old value lets tests check replay rejection. */
+  timestamp?: number;
+  /** Simulates a Slack redelivery (`X-Slack-Retry-Num` / `X-Slack-Retry-Reason`). */
+  retryNum?: number;
+  retryReason?: string;
+  headers?: Record<string, string>;
+  agent?: http.Agent;
+  timeoutMs?: number;
+}
+
+export interface SendResult {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+  /** Wall time from sending the request to the last byte of the response. */
+  ms: number;
+}
+
+export function sendSigned(url: string, body: string, opts: SendSignedOptions): Promise<SendResult> {
+  const target = new URL(url);
+  const headers: Record<string, string> = {
+    'content-type': opts.contentType ?? 'application/x-www-form-urlencoded',
+    'content-length': String(Buffer.byteLength(body)),
+    'user-agent': 'Slackbot 1.0 (+https://api.slack.com/robots)',
+    ...signSlackRequest(opts.secret, body, opts.timestamp),
+    ...(opts.retryNum === undefined ? {} : { 'x-slack-retry-num': String(opts.retryNum) }),
+    ...(opts.retryReason === undefined ? {} : { 'x-slack-retry-reason': opts.retryReason }),
+    ...opts.headers,
+  };
+  const request = target.protocol === 'https:' ? https.request : http.request;
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = request(
+      target,
+      {
+        method: 'POST',
+        headers,
+        timeout: opts.timeoutMs ?? 10_000,
+        ...(opts.agent ? { agent: opts.agent } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+            headers: res.headers,
+            ms: performance.now() - started,
+          }),
+        );
+      },
+    );
+    req.on('timeout', () => {
+      const err = new Error(`no response from ${target.origin} within ${opts.timeoutMs ?? 10_000} ms`);
+      req.destroy(Object.assign(err, { code: 'ETIMEDOUT' }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export type SendExtras = Omit<SendSignedOptions, 'secret' | 'contentType'>;
+
+export function sendSlashCommand(
+  botEventsUrl: string,
+  secret: string,
+  fields: SlashCommandFields,
+  extras: SendExtras = {},
+): Promise<SendResult> {
+  return sendSigned(botEventsUrl, slashCommandBody(fields), { ...extras, secret });
+}
+
+export function clickButton(
+  botEventsUrl: string,
+  secret: string,
+  fields: BlockActionsFields,
+  extras: SendExtras = {},
+): Promise<SendResult> {
+  return sendSigned(botEventsUrl, blockActionsBody(fields), { ...extras, secret });
+}

@@ -1,0 +1,17 @@
+/** The local Slack (Web API double + console) and the helpers that send what Slack sends. */
+export * from './client.js';
+export { type Fault, FaultInjector, type Rejection } from './faults.js';
+export { checkMessageLimits, type LimitViolation, SLACK_LIMITS } from './limits.js';
+export { RESPONSE_URL_LIMITS, type ResponseOrigin } from './response-urls.js';
+export { SlackDouble, type SlackDoubleOptions, startSlackDouble } from './server.js';
+export * from './signing.js';
+export type {
+  MessageSource,
+  RecordedCall,
+  RecordedEdit,
+  RecordedEphemeral,
+  RecordedMessage,
+  RecordedView,
+  WaitForOptions,
+} from './store.js';
+export { channelName, newTriggerId, SLACK_DOUBLE_IDS, userName } from './workspace.js';

@@ -1,0 +1,229 @@
+/**
+ * A local Slack: the Web API (at `apiUrl`, for WebClient's `slackApiUrl` / SLACK_API_URL), response_url
+ * endpoints, and a console that plays the user. It records everything for tests and can be told to fail or
+ * rate-limit methods. One node:http server on loopback; every instance is independent.
+ */
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { type ConsoleHost, consoleClick, consoleCommand, consoleHowto, consoleMessages } from './console.js';
+import { type Fault, FaultInjector } from './faults.js';
+import { BadRequest, parseParams, readBody, sendJson, sendText } from './http-io.js';
+import { type HttpAnswer, type ResponseOrigin, ResponseUrls } from './response-urls.js';
+import {
+  type RecordedCall,
+  type RecordedEdit,
+  type RecordedEphemeral,
+  type RecordedMessage,
+  type RecordedView,
+  SlackStore,
+  type WaitForOptions,
+} from './store.js';
+import { type ApiBody, fail, WEB_API_METHODS } from './web-api.js';
+
+export interface SlackDoubleOptions {
+  /** Default 0: a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** When set, only this token is accepted; otherwise any non-empty token. */
+  botToken?: string;
+  /** Secret used to sign what the console sends to the bot; default a random one (see `signingSecret`). */
+  signingSecret?: string;
+  /** The bot's events endpoint (e.g. http://127.0.0.1:3000/slack/events), needed by the console. */
+  botUrl?: string;
+  log?: Logger;
+  /** Clock in ms for response_url expiry and rate-limit windows; tests inject a controllable one. */
+  now?: () => number;
+}
+
+export class SlackDouble implements ConsoleHost {
+  readonly store: SlackStore;
+  readonly signingSecret: string;
+  #botUrl: string | undefined;
+  #url = '';
+  readonly #server: http.Server;
+  readonly #faults = new FaultInjector();
+  readonly #responses: ResponseUrls;
+  readonly #opts: SlackDoubleOptions;
+  readonly #now: () => number;
+
+  private constructor(opts: SlackDoubleOptions) {
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+    this.store = new SlackStore(this.#now);
+    this.#responses = new ResponseUrls(this.store, this.#now);
+    this.signingSecret = opts.signingSecret ?? randomBytes(16).toString('hex');
+    this.#botUrl = opts.botUrl;
+    this.#server = http.createServer((req, res) => {
+      this.#route(req, res).catch((err: unknown) => {
+        opts.log?.error({ err, url: req.url }, 'slack double: request failed');
+        if (!res.headersSent) sendJson(res, 500, { ok: false, error: 'internal_error' });
+        else res.destroy();
+      });
+    });
+  }
+
+  static async start(opts: SlackDoubleOptions = {}): Promise<SlackDouble> {
+    const double = new SlackDouble(opts);
+    const server = double.#server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const { address, port } = server.address() as AddressInfo;
+    double.#url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+    opts.log?.info({ url: double.#url }, 'slack double listening');
+    return double;
+  }
+
+  /** Base URL, e.g. http://127.0.0.1:PORT */
+  get url(): string {
+    return this.#url;
+  }
+
+  /** The Web API base: the value for SLACK_API_URL / WebClient `slackApiUrl`. */
+  get apiUrl(): string {
+    return `${this.#url}/api/`;
+  }
+
+  get botUrl(): string | undefined {
+    return this.#botUrl;
+  }
+
+  /** Points the console at the bot (when the bot's port is known only after the double started). */
+  setBotUrl(url: string): void {
+    this.#botUrl = url;
+  }
+
+  /** A fresh response_url for a command run by `user` in `channel` (30 min, 5 uses). */
+  responseUrl(channel: string, user: string, origin: Omit<ResponseOrigin, 'channel' | 'user'> = {}): string {
+    return this.newResponseUrl({ ...origin, channel, user });
+  }
+
+  newResponseUrl(origin: ResponseOrigin): string {
+    return this.#responses.create(this.#url, origin);
+  }
+
+  messages(channel?: string): RecordedMessage[] {
+    return this.store.messages(channel);
+  }
+  thread(channel: string, ts: string): RecordedMessage[] {
+    return this.store.thread(channel, ts);
+  }
+  ephemerals(channel?: string, user?: string): RecordedEphemeral[] {
+    return this.store.ephemerals(channel, user);
+  }
+  edits(channel: string, ts: string): RecordedEdit[] {
+    return this.store.edits(channel, ts);
+  }
+  views(): RecordedView[] {
+    return this.store.views();
+  }
+  calls(method?: string): RecordedCall[] {
+    return this.store.calls(method);
+  }
+
+  /** Resolves with the first truthy value of `check(double)`, re-checked after every recorded change. */
+  waitFor<T>(check: (d: SlackDouble) => T | undefined | null | false, opts?: WaitForOptions): Promise<T> {
+    return this.store.waitFor(() => check(this), opts);
+  }
+
+  /** The next call to `method` fails as described (queued: call again for several failures). */
+  failNext(method: string, fault: Fault): void {
+    this.#faults.failNext(method, fault);
+  }
+
+  /** Rate-limits `method` (429 + Retry-After beyond `perMinute` calls per 60 s); `undefined` lifts it. */
+  rateLimit(method: string, limit: { perMinute: number } | undefined): void {
+    this.#faults.rateLimit(method, limit);
+  }
+
+  /** Forgets recordings, response URLs, queued faults and rate limits. */
+  reset(): void {
+    this.store.reset();
+    this.#responses.reset();
+    this.#faults.reset();
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#server.close((err) => (err ? reject(err) : resolve()));
+      this.#server.closeAllConnections(); // WebClient and Bolt keep connections alive
+    });
+  }
+
+  async #route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.#url);
+    const path = url.pathname;
+    const raw = await readBody(req);
+    let params: Record<string, unknown>;
+    try {
+      params = parseParams(req.headers['content-type'], raw, url.searchParams);
+    } catch (err) {
+      if (!(err instanceof BadRequest)) throw err;
+      if (path.startsWith('/api/')) return sendJson(res, 200, fail(err.slackError));
+      return sendJson(res, 400, { ok: false, error: err.slackError });
+    }
+    const reply = (a: HttpAnswer) => sendJson(res, a.status, a.body);
+
+    if (path.startsWith('/api/')) return this.#api(decodeURIComponent(path.slice(5)), req, params, res);
+    if (req.method === 'POST' && path.startsWith('/response/')) {
+      const answer = this.#responses.handle(path.slice('/response/'.length), params);
+      this.#opts.log?.debug({ status: answer.status, ...answer.body }, 'slack double: response_url post');
+      return reply(answer);
+    }
+    if (req.method === 'POST' && path === '/console/command')
+      return reply(await consoleCommand(this, params));
+    if (req.method === 'POST' && path === '/console/click') return reply(await consoleClick(this, params));
+    if (req.method === 'GET' && path === '/console/messages') {
+      return reply(consoleMessages(this.store, url.searchParams.get('channel') ?? undefined));
+    }
+    if (req.method === 'GET' && path === '/') return sendText(res, 200, consoleHowto(this.#url));
+    return sendJson(res, 404, { ok: false, error: 'not_found' });
+  }
+
+  #api(
+    method: string,
+    req: http.IncomingMessage,
+    params: Record<string, unknown>,
+    res: http.ServerResponse,
+  ): void {
+    const { token: bodyToken, ...args } = params;
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const token = bearer ?? (typeof bodyToken === 'string' && bodyToken !== '' ? bodyToken : undefined);
+    const handler = WEB_API_METHODS[method];
+    let status = 200;
+    let retryAfter: number | undefined;
+    let body: ApiBody;
+    if (!handler) body = fail('unknown_method');
+    else if (token === undefined) body = fail('not_authed');
+    else if (this.#opts.botToken !== undefined && token !== this.#opts.botToken) body = fail('invalid_auth');
+    else {
+      const rejection = this.#faults.check(method, this.#now());
+      if (rejection) {
+        ({ status, body } = rejection);
+        retryAfter = rejection.retryAfterSeconds;
+      } else body = handler(args, this.store, this.#url);
+    }
+    const error = typeof body['error'] === 'string' ? body['error'] : undefined;
+    this.store.recordCall({
+      method,
+      at: this.#now(),
+      params: args,
+      status,
+      ok: body.ok,
+      ...(error === undefined ? {} : { error }),
+    });
+    this.#opts.log?.debug({ method, status, ok: body.ok, error }, 'slack double: api call');
+    sendJson(res, status, body, retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) });
+  }
+}
+
+export function startSlackDouble(opts: SlackDoubleOptions = {}): Promise<SlackDouble> {
+  return SlackDouble.start(opts);
+}

@@ -1,0 +1,101 @@
+/**
+ * Failures and retries: a non-retryable failure stops the job at once and `/flexvdi retry` resumes it after
+ * the last finished step; a retryable failure (a transient SSH error) is retried by BullMQ with backoff and
+ * the finished steps are not repeated. Per-Host locks: jobs on one Host never overlap, jobs on different
+ * Hosts do run side by side.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runJobIdFor } from '../../src/bot/actions.js';
+import { ADMIN, OPS, type Stack, startStack, USER } from '../support/harness.js';
+import { planOf, traceOf, until, waitForEphemeral, waitForState } from './helpers.js';
+
+let s: Stack;
+beforeAll(async () => {
+  s = await startStack({ tuning: { confirmTtlMs: 60_000, lockRetryMs: 100 } });
+});
+afterAll(async () => {
+  await s?.stop();
+});
+
+async function confirmed(text: string): Promise<{ ts: string; jobId: string }> {
+  const plan = await planOf(s, text);
+  await s.click(OPS, plan.ts);
+  return { ts: plan.ts, jobId: runJobIdFor(plan.confirmId) };
+}
+
+const jobState = async (id: string) => (await s.runtimes[0]!.queue.getJob(id))?.getState();
+
+describe('retry', () => {
+  it('a non-retryable failure at step b fails at once; /flexvdi retry runs b and c but not a again', async () => {
+    const job = await confirmed('test change rt1 --fail-step b --fail-code test.boom --fail-times 1');
+    const failed = await waitForState(s, job.ts, /— failed/);
+    expect(failed).toContain('Step b failed on purpose (1).');
+    await until(async () => (await jobState(job.jobId)) === 'failed', 10_000, 'BullMQ state failed');
+    expect(await traceOf(s, job.jobId)).toEqual(['a:start', 'a:done', 'b:start']);
+    const bull = await s.runtimes[0]!.queue.getJob(job.jobId);
+    expect(bull!.attemptsMade).toBe(1);
+    await s.double.waitFor(() => s.double.thread(OPS, job.ts).find((m) => m.text.includes('code `test.boom`')));
+
+    // only admins may retry
+    await s.send(`retry ${job.jobId}`, { user: USER });
+    await waitForEphemeral(s, USER, 'Only flexVDI admins can retry jobs.');
+
+    await s.send(`retry ${job.jobId}`);
+    await waitForEphemeral(s, ADMIN, `Retrying \`${job.jobId}\``);
+    const done = await waitForState(s, job.ts, /— completed/);
+    expect(done).toContain('changed (a,b,c)');
+    expect(await traceOf(s, job.jobId)).toEqual(['a:start', 'a:done', 'b:start', 'b:start', 'b:done', 'c:start', 'c:done']);
+    // the new run posts its own result in the thread; the earlier failure details stay
+    await s.double.waitFor(() => s.double.thread(OPS, job.ts).find((m) => m.text.includes('Result of')));
+    // retrying a job that is no longer failed is refused
+    await until(async () => (await jobState(job.jobId)) === 'completed', 10_000, 'BullMQ state completed');
+    await s.send(`retry ${job.jobId}`);
+    await waitForEphemeral(s, ADMIN, 'only failed jobs can be retried');
+  });
+
+  it('a retryable failure (ssh.connect_failed) is retried automatically with backoff; step a runs once', async () => {
+    const job = await confirmed('test change rt2 --fail-step b --fail-code ssh.connect_failed --fail-times 1');
+    const done = await waitForState(s, job.ts, /— completed/);
+    expect(done).toContain('changed (a,b,c)');
+    expect(await traceOf(s, job.jobId)).toEqual(['a:start', 'a:done', 'b:start', 'b:start', 'b:done', 'c:start', 'c:done']);
+    await until(async () => (await jobState(job.jobId)) === 'completed', 10_000, 'BullMQ state completed');
+    const bull = await s.runtimes[0]!.queue.getJob(job.jobId);
+    expect(bull!.attemptsMade).toBe(2);
+    // the message went through "retrying" on the way
+    expect(s.double.edits(OPS, job.ts).some((e) => e.text.includes('— retrying'))).toBe(true);
+  });
+
+  it('a retryable failure that persists fails after the configured attempts', async () => {
+    const job = await confirmed('test change rt3 --fail-step c --fail-code ssh.timeout');
+    await waitForState(s, job.ts, /— failed/);
+    await until(async () => (await jobState(job.jobId)) === 'failed', 10_000, 'BullMQ state failed');
+    const bull = await s.runtimes[0]!.queue.getJob(job.jobId);
+    expect(bull!.attemptsMade).toBe(s.config.inventory.jobs.attempts);
+    const t = await traceOf(s, job.jobId);
+    expect(t.filter((x) => x === 'a:start')).toHaveLength(1);
+    expect(t.filter((x) => x === 'b:start')).toHaveLength(1);
+    expect(t.filter((x) => x === 'c:start')).toHaveLength(s.config.inventory.jobs.attempts);
+  });
+});
+
+describe('per-Host locks', () => {
+  it('two jobs on the same Host never overlap; a job on another Host runs beside them', async () => {
+    const first = await confirmed('test change lk1 --slow-ms 1500');
+    await until(async () => (await traceOf(s, first.jobId)).includes('a:start'), 20_000, 'first job to start');
+    const second = await confirmed('test change lk1 --slow-ms 200');
+    const other = await confirmed('test change lk2 --slow-ms 200');
+    for (const j of [first, second, other]) await waitForState(s, j.ts, /— completed/);
+
+    const trace = await s.trace();
+    const idx = (id: string, e: string) => trace.indexOf(`${id}:${e}`);
+    // same Host: the second starts only after the first has finished its last step
+    expect(idx(second.jobId, 'a:start')).toBeGreaterThan(idx(first.jobId, 'c:done'));
+    // the second was told it was waiting for the Host
+    expect(s.double.edits(OPS, second.ts).some((e) => e.text.includes('— waiting'))).toBe(true);
+    // another Host: not held back by lk1's lock
+    expect(idx(other.jobId, 'a:start')).toBeLessThan(idx(first.jobId, 'c:done'));
+    for (const j of [first, second, other]) {
+      expect(await traceOf(s, j.jobId)).toEqual(['a:start', 'a:done', 'b:start', 'b:done', 'c:start', 'c:done']);
+    }
+  });
+});

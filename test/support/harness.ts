@@ -1,0 +1,222 @@
+/**
+ * A whole stack for integration tests: the Slack double, one or more runtimes (bot and/or worker roles) on
+ * the run's private Redis with a key prefix of their own, and helpers that talk to the bot exactly as
+ * Slack does (signed requests).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { inject } from 'vitest';
+import { type Config, loadConfig } from '../../src/config.js';
+import type { Plugin } from '../../src/core/plugin.js';
+import { createLogger } from '../../src/log.js';
+import { builtinPlugins } from '../../src/plugins/index.js';
+import { type Runtime, type RuntimeOptions, startRuntime } from '../../src/runtime.js';
+import { CONFIRM_ACTION } from '../../src/slack/job-view.js';
+import {
+  clickButton,
+  type SendResult,
+  type SlackDouble,
+  sendSlashCommand,
+  startSlackDouble,
+} from '../../src/slack-double/index.js';
+import { testPlugin } from './test-plugin.js';
+
+export const ADMIN = 'U0ADMIN01';
+export const USER = 'U0USER001';
+export const OPS = 'C0OPS0001';
+export const OTHER_CHANNEL = 'C0RANDOM1';
+
+export interface InventoryOptions {
+  prefix: string;
+  hosts?: { name: string; fqdn: string; ip: string; port?: number }[];
+  extra?: string;
+}
+
+export function writeInventory(dir: string, o: InventoryOptions): string {
+  const hosts = (o.hosts ?? [{ name: 'h1', fqdn: 'h1.flexvdi.test', ip: '10.230.9.11' }])
+    .map((h) => `  - { name: ${h.name}, fqdn: ${h.fqdn}, ip: ${h.ip}, port: ${h.port ?? 22} }`)
+    .join('\n');
+  const file = path.join(dir, 'inventory.yaml');
+  writeFileSync(
+    file,
+    `manager:
+  url: https://10.230.9.2
+  username: admin
+  password: { env: TEST_MANAGER_PASSWORD }
+ssh:
+  privateKeyPath: ./id_ed25519
+  knownHostsPath: ./known_hosts
+hosts:
+${hosts}
+slack:
+  admins: [${ADMIN}]
+  channels: [${OPS}]
+  alertChannel: C0ALERTS1
+jobs:
+  prefix: ${o.prefix}
+  backoffMs: 50
+  lockTtlMs: 5000
+${o.extra ?? ''}`,
+  );
+  return file;
+}
+
+export interface StackOptions {
+  bots?: number;
+  workers?: number;
+  /**
+   * Explicit roles per runtime (overrides `bots`/`workers`), e.g. `[{ bot: true, worker: false }, { bot: false,
+   * worker: true }]` puts the bot and the worker in different runtimes.
+   */
+  roles?: { bot: boolean; worker: boolean }[];
+  /** Another Redis than the run's shared one (e.g. a dedicated one a test stops and restarts). */
+  redisUrl?: string;
+  plugins?: readonly Plugin[];
+  tuning?: RuntimeOptions['workerTuning'];
+  inventoryExtra?: string;
+  log?: Logger;
+}
+
+export interface Stack {
+  prefix: string;
+  config: Config;
+  /** The environment the config was loaded from (for child processes: REDIS_URL, FLEXVDI_CONFIG, SLACK_*). */
+  env: Record<string, string>;
+  redis: Redis;
+  double: SlackDouble;
+  runtimes: Runtime[];
+  botUrls: string[];
+  traceKey: string;
+  trace(): Promise<string[]>;
+  send(
+    text: string,
+    opts?: { user?: string; channel?: string; bot?: number; triggerId?: string; retryNum?: number },
+  ): Promise<SendResult>;
+  click(
+    channel: string,
+    ts: string,
+    opts?: { user?: string; actionId?: string; bot?: number; value?: string },
+  ): Promise<SendResult>;
+  /** Waits until the message at `ts` has text matching `re`. */
+  waitForMessage(
+    re: RegExp,
+    opts?: { channel?: string; timeoutMs?: number },
+  ): Promise<{ ts: string; text: string; blocks: unknown[] }>;
+  stop(): Promise<void>;
+}
+
+export const blocksText = (blocks: unknown[]): string => JSON.stringify(blocks);
+
+export async function startStack(o: StackOptions = {}): Promise<Stack> {
+  const prefix = `t${randomBytes(5).toString('hex')}`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'flexvdi-test-'));
+  const inventory = writeInventory(dir, { prefix, ...(o.inventoryExtra ? { extra: o.inventoryExtra } : {}) });
+  const redisUrl = o.redisUrl ?? inject('redisUrl');
+  const botToken = `xoxb-test-${prefix}`;
+  const double = await startSlackDouble({ botToken });
+  const env = {
+    REDIS_URL: redisUrl,
+    FLEXVDI_CONFIG: inventory,
+    SLACK_BOT_TOKEN: botToken,
+    SLACK_SIGNING_SECRET: double.signingSecret,
+    SLACK_API_URL: double.apiUrl,
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+  };
+  const config = loadConfig(env);
+  const log = o.log ?? createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const redis = new Redis(redisUrl);
+  const traceKey = `${prefix}:test-trace`;
+  const plugins = o.plugins ?? [...builtinPlugins, testPlugin];
+  const runtimes: Runtime[] = [];
+  const nb = o.bots ?? 1;
+  const nw = o.workers ?? 1;
+  const roles = o.roles ?? Array.from({ length: Math.max(nb, nw) }, (_, i) => ({ bot: i < nb, worker: i < nw }));
+  for (const r of roles) {
+    runtimes.push(
+      await startRuntime({
+        config,
+        log,
+        roles: r,
+        plugins,
+        extra: { redis, traceKey },
+        ...(o.tuning ? { workerTuning: o.tuning } : {}),
+      }),
+    );
+  }
+  const botUrls = runtimes.filter((r) => r.bot).map((r) => `http://127.0.0.1:${r.port}/slack/events`);
+  double.setBotUrl(botUrls[0]!);
+  const stack: Stack = {
+    prefix,
+    config,
+    env,
+    redis,
+    double,
+    runtimes,
+    botUrls,
+    traceKey,
+    trace: () => redis.lrange(traceKey, 0, -1),
+    send: (text, s = {}) =>
+      sendSlashCommand(
+        botUrls[s.bot ?? 0]!,
+        double.signingSecret,
+        {
+          text,
+          userId: s.user ?? ADMIN,
+          channelId: s.channel ?? OPS,
+          responseUrl: double.responseUrl(s.channel ?? OPS, s.user ?? ADMIN),
+          ...(s.triggerId ? { triggerId: s.triggerId } : {}),
+        },
+        s.retryNum !== undefined ? { retryNum: s.retryNum, retryReason: 'http_timeout' } : {},
+      ),
+    click: (channel, ts, c = {}) => {
+      const msg = double.store.findMessage(channel, ts);
+      if (!msg) throw new Error(`no message ${channel}/${ts}`);
+      const actionId = c.actionId ?? CONFIRM_ACTION;
+      return clickButton(
+        botUrls[c.bot ?? 0]!,
+        double.signingSecret,
+        {
+          userId: c.user ?? ADMIN,
+          channelId: channel,
+          responseUrl: double.responseUrl(channel, c.user ?? ADMIN),
+          messageTs: ts,
+          message: { ts, text: msg.text, blocks: msg.blocks },
+          action: { actionId, value: c.value ?? findButtonValue(msg.blocks, actionId) ?? '' },
+          ...(c.triggerId ? { triggerId: c.triggerId } : {}),
+        },
+        c.retryNum !== undefined ? { retryNum: c.retryNum, retryReason: 'http_timeout' } : {},
+      );
+    },
+    async waitForMessage(re, w = {}) {
+      const channel = w.channel ?? OPS;
+      const found = await double.waitFor(
+        () => double.messages(channel).find((m) => re.test(m.text) || re.test(blocksText(m.blocks))),
+        { timeoutMs: w.timeoutMs ?? 20_000 },
+      );
+      return { ts: found.ts, text: found.text, blocks: found.blocks };
+    },
+    async stop() {
+      for (const r of runtimes) await r.stop();
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+      await double.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}
+
+export function findButtonValue(blocks: unknown[], actionId: string): string | undefined {
+  for (const b of blocks as { type: string; elements?: { action_id?: string; value?: string }[] }[]) {
+    if (b.type !== 'actions') continue;
+    const el = b.elements?.find((e) => e.action_id === actionId);
+    if (el) return el.value;
+  }
+  return undefined;
+}
