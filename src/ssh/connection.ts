@@ -5,23 +5,16 @@
  *
  * OpenSSH refuses session channels beyond MaxSessions (10 by default) with "open failed". When that happens
  * while other channels are open, this connection's limit is lowered and the call waits for a slot instead
- * of failing. Keep maxChannelsPerConnection below the Hosts' MaxSessions: the limit only goes down.
+ * of failing; clean opens raise it back step by step (slots.ts). Keep maxChannelsPerConnection below the
+ * Hosts' MaxSessions (default 8 < 10) and refusals stay rare.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import ssh2, { type Algorithms, type ClientChannel, type SFTPWrapper, type Client as SshClient } from 'ssh2';
+import type { Algorithms, ClientChannel, SFTPWrapper, Client as SshClient } from 'ssh2';
 import { AppError, ErrorCode } from '../errors.js';
-import { connectError, describeTarget, type TargetLabel } from './errors.js';
+import { describeTarget, type TargetLabel } from './errors.js';
 import { type RawExecResult, runOnChannel, withPgidMarker } from './exec-channel.js';
-import {
-  type HostKeyAlgorithm,
-  mismatchError,
-  pinNames,
-  pinnedAlgorithms,
-  unknownHostKeyError,
-} from './host-key-policy.js';
-import { checkHostKey, entryMatchesHost, type KnownHostsEntry } from './known-hosts.js';
-import { readKnownHosts } from './known-hosts-file.js';
+import { openClient } from './handshake.js';
 import { ChannelSlots } from './slots.js';
 import type { ConnectionStats, SshTarget } from './types.js';
 
@@ -102,8 +95,8 @@ export class HostConnection {
       who,
       signal,
       (client, cb) => client.exec(withPgidMarker(command), cb),
-      (ch) =>
-        runOnChannel(ch, stdin, signal, {
+      (ch) => {
+        const running = runOnChannel(ch, stdin, signal, {
           kill: (pgid) => this.#killGroup(pgid),
           closed: release,
           stuck: () => {
@@ -117,7 +110,10 @@ export class HostConnection {
                   `connection to ${describeTarget(who)} lost during a command`,
                 )
               : undefined,
-        }),
+        });
+        running.catch(() => {}); // handled by the caller once #withSlot resolves
+        return running;
+      },
     );
     return value;
   }
@@ -161,26 +157,24 @@ export class HostConnection {
   }
 
   async #connect(): Promise<void> {
-    const t = this.s.target;
+    const started = performance.now();
     try {
-      const kh = await readKnownHosts(this.s.knownHostsPath);
-      const names = pinNames(t);
-      const pins = kh.entries.filter(
-        (e) => e.marker === undefined && names.some((n) => entryMatchesHost(e, n, t.port)),
-      );
-      if (pins.length === 0) throw unknownHostKeyError(t, this.s.knownHostsPath);
-      const preferred = Array.isArray(this.s.algorithms?.serverHostKey)
-        ? this.s.algorithms.serverHostKey
-        : undefined;
-      const algorithms = pinnedAlgorithms(pins, preferred);
-      if (algorithms.length === 0) {
-        const types = [...new Set(pins.map((p) => p.keyType))].join(', ');
-        throw unknownHostKeyError(t, this.s.knownHostsPath, `pinned key types not usable: ${types}`);
+      const client = await openClient({
+        ...this.s,
+        onClient: (c) => {
+          this.#client = c;
+          this.#closed = new Promise((resolve) => c.once('close', () => resolve()));
+          c.on('close', () => {
+            this.#state = 'closed';
+            this.#markGone();
+            this.#slots.closeWith(() => new StaleConnectionError('connection closed'));
+          });
+        },
+      });
+      if (this.#state === 'closed') {
+        client.end();
+        throw new StaleConnectionError('connection closed while connecting');
       }
-      const privateKey = await this.s.loadPrivateKey();
-      if (this.#state === 'closed') throw new StaleConnectionError('connection closed while connecting');
-      const started = performance.now();
-      await this.#handshake(kh.entries, names, algorithms, privateKey);
       this.#state = 'ready';
       this.s.log.debug({ ms: Math.round(performance.now() - started) }, 'ssh connected');
       this.#slots.pump();
@@ -190,83 +184,6 @@ export class HostConnection {
       this.#slots.closeWith(() => new StaleConnectionError('connection failed'));
       throw err;
     }
-  }
-
-  #handshake(
-    entries: KnownHostsEntry[],
-    names: string[],
-    algos: HostKeyAlgorithm[],
-    privateKey: Buffer,
-  ): Promise<void> {
-    const t = this.s.target;
-    const client = new ssh2.Client();
-    this.#client = client;
-    this.#closed = new Promise((resolve) => client.once('close', () => resolve()));
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      let keyError: AppError | undefined;
-      const fail = (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        reject(keyError ?? this.#handshakeError(err));
-        client.end();
-      };
-      client.on('ready', () => {
-        if (settled) return;
-        settled = true;
-        client.setNoDelay(true); // Nagle + delayed ACK costs ~35 ms per command otherwise
-        resolve();
-      });
-      client.on('error', (err) => {
-        if (!settled) fail(err);
-        else this.s.log.warn({ err: err.message }, 'ssh connection error');
-      });
-      client.on('close', () => {
-        fail(new Error('connection closed during the handshake'));
-        this.#state = 'closed';
-        this.#markGone();
-        this.#slots.closeWith(() => new StaleConnectionError('connection closed'));
-      });
-      client.connect({
-        host: t.host,
-        port: t.port,
-        username: this.s.user,
-        privateKey,
-        readyTimeout: this.s.connectTimeoutMs,
-        keepaliveInterval: this.s.keepaliveIntervalMs,
-        keepaliveCountMax: 3,
-        algorithms: { ...this.s.algorithms, serverHostKey: algos },
-        // hostHash unset: ssh2 passes the raw key blob.
-        hostVerifier: (key: Buffer) => {
-          const verdict = checkHostKey(entries, names, t.port, key);
-          if (verdict.status === 'match') return true;
-          keyError =
-            verdict.status === 'mismatch'
-              ? mismatchError(t, this.s.knownHostsPath, verdict)
-              : unknownHostKeyError(t, this.s.knownHostsPath);
-          return false;
-        },
-      });
-    });
-  }
-
-  #handshakeError(err: unknown): AppError {
-    const t = this.s.target;
-    if (err instanceof AppError) return err;
-    if (/no matching host key format/.test((err as Error)?.message ?? '')) {
-      return new AppError(
-        ErrorCode.sshHostkeyMismatch,
-        `${describeTarget(t)} offers none of its pinned key types`,
-        {
-          cause: err,
-          details: { target: t.name, host: t.host, port: t.port },
-          userMessage:
-            `${describeTarget(t)} no longer offers the type of host key pinned for it: its keys changed. If the ` +
-            'Host was reinstalled or replaced on purpose, re-pin it through the replace-host procedure.',
-        },
-      );
-    }
-    return connectError(t, err, this.s.connectTimeoutMs);
   }
 
   /**

@@ -72,9 +72,11 @@ export function runOnChannel(
       reject(signal.reason);
     };
     ch.on('data', (d: Buffer) => out.push(d));
+    let errBytes = 0;
     ch.stderr.on('data', (d: Buffer) => {
       errOut.push(d);
-      if (pgid !== undefined) return;
+      errBytes += d.length;
+      if (pgid !== undefined || errBytes - d.length > MARKER_WINDOW) return;
       const m = findMarker(Buffer.concat(errOut));
       if (!m) return;
       pgid = Number(m[1]);

@@ -26,7 +26,7 @@ import { shellJoin } from './shell-quote.js';
 import type { ExecOptions, ExecResult, HostKeyProbe, SshPool, SshPoolOptions, SshTarget } from './types.js';
 
 export function createSshPool(options: SshPoolOptions): SshPool {
-  const log = options.log.child({ component: 'ssh' });
+  const log = options.log;
   const connections = new Map<string, HostConnection>();
   let privateKey: Promise<Buffer> | undefined;
   let closed = false;
@@ -39,6 +39,7 @@ export function createSshPool(options: SshPoolOptions): SshPool {
   const userOf = (t: SshTarget) => t.user ?? options.user;
 
   function connectionFor(t: SshTarget): HostConnection {
+    if (closed) throw poolClosed();
     const key = `${userOf(t)}@${t.host}:${t.port}`;
     const existing = connections.get(key);
     if (existing?.usable) return existing;
@@ -79,7 +80,6 @@ export function createSshPool(options: SshPoolOptions): SshPool {
     opts.signal?.addEventListener('abort', onCancel, { once: true });
     if (opts.signal?.aborted) onCancel();
     try {
-      if (closed) throw poolClosed();
       try {
         return await fn(connectionFor(t), ctl.signal);
       } catch (err) {
