@@ -13,11 +13,19 @@ const root = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(root, 'dist/src/cli.js');
 
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...extra };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
   return env;
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [cli, ...args], { env, cwd: root });
     let stdout = '';
@@ -30,7 +38,8 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | n
 
 beforeAll(() => {
   // The test command builds first (scripts/setup.sh); build here too when a file runs alone.
-  if (!existsSync(cli)) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  if (!existsSync(cli))
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 });
 
 describe('start --local-slack (nothing configured)', () => {
@@ -41,7 +50,10 @@ describe('start --local-slack (nothing configured)', () => {
 
   beforeAll(async () => {
     port = await freePort();
-    proc = spawn(process.execPath, [cli, 'start', '--local-slack'], { env: cleanEnv({ PORT: String(port) }), cwd: root });
+    proc = spawn(process.execPath, [cli, 'start', '--local-slack'], {
+      env: cleanEnv({ PORT: String(port) }),
+      cwd: root,
+    });
     let buf = '';
     proc.stdout!.on('data', (d) => {
       buf += d;
@@ -85,7 +97,9 @@ describe('start --local-slack (nothing configured)', () => {
     let found = '';
     const deadline = Date.now() + 20_000;
     while (!found && Date.now() < deadline) {
-      const msgs = (await (await fetch(`${slackUrl}/console/messages?channel=C0OPS0001`)).json()) as { messages: { text: string; blocks: unknown[] }[] };
+      const msgs = (await (await fetch(`${slackUrl}/console/messages?channel=C0OPS0001`)).json()) as {
+        messages: { text: string; blocks: unknown[] }[];
+      };
       const m = msgs.messages.find((x) => JSON.stringify(x.blocks).includes('3 Hosts in the inventory'));
       found = m ? JSON.stringify(m) : '';
       if (!found) await new Promise((r) => setTimeout(r, 100));
@@ -128,7 +142,13 @@ describe('start-up errors are clear and non-zero', () => {
   });
 
   it('an invalid inventory names the field and the reason', async () => {
-    const r = await run(['worker'], cleanEnv({ FLEXVDI_CONFIG: path.join(root, 'test/fixtures/bad-inventory.yaml'), SLACK_BOT_TOKEN: 'xoxb-x' }));
+    const r = await run(
+      ['worker'],
+      cleanEnv({
+        FLEXVDI_CONFIG: path.join(root, 'test/fixtures/bad-inventory.yaml'),
+        SLACK_BOT_TOKEN: 'xoxb-x',
+      }),
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad-inventory\.yaml: hosts\[1\]\.ip: must be an IPv4 address/);
   });

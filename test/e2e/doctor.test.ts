@@ -4,8 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { runDoctor } from '../../src/doctor.js';
 import { createLogger } from '../../src/log.js';
@@ -41,7 +40,10 @@ describe('doctor', () => {
     const r = await doctor();
     expect(r.out).toMatch(/^ok\s+redis\s+redis:\/\/127\.0\.0\.1:\d+$/m);
     expect(r.out).toMatch(/^ok\s+manager\s+https:\/\/.*TLS pin verified, logged in/m);
-    for (const h of tb.hosts) expect(r.out).toMatch(new RegExp(`^ok\\s+host ${h.name}\\s+ssh ok, key SHA256:\\S+, hostname ${h.fqdn}$`, 'm'));
+    for (const h of tb.hosts)
+      expect(r.out).toMatch(
+        new RegExp(`^ok\\s+host ${h.name}\\s+ssh ok, key SHA256:\\S+, hostname ${h.fqdn}$`, 'm'),
+      );
     expect(r.code).toBe(0);
   });
 
@@ -53,7 +55,9 @@ describe('doctor', () => {
       const r = await doctor();
       expect(r.code).toBe(1);
       expect(r.out).toMatch(new RegExp(`^FAIL\\s+host ${a!.name}\\s+.*(refused|connect)`, 'mi'));
-      expect(r.out).toMatch(new RegExp(`^FAIL\\s+host ${b!.name}\\s+host key SHA256:\\S+ is DIFFERENT from the pin`, 'm'));
+      expect(r.out).toMatch(
+        new RegExp(`^FAIL\\s+host ${b!.name}\\s+host key SHA256:\\S+ is DIFFERENT from the pin`, 'm'),
+      );
       expect(r.out).toContain('2 check(s) failed');
     } finally {
       await healHost({ name, log, host: a!.name });

@@ -102,7 +102,9 @@ export function hostnameMatches(s: HostState, fqdn: string): boolean {
 
 export function describeHostname(s: HostState): string {
   if (!s.hostname) return 'no hostname';
-  return s.fqdn && s.fqdn !== s.hostname ? `\`${s.hostname}\` (\`hostname -f\`: \`${s.fqdn}\`)` : `\`${s.hostname}\``;
+  return s.fqdn && s.fqdn !== s.hostname
+    ? `\`${s.hostname}\` (\`hostname -f\`: \`${s.fqdn}\`)`
+    : `\`${s.hostname}\``;
 }
 
 /**
@@ -163,7 +165,12 @@ export async function probeFrom(
   for (const line of r.stdout.split('\n')) {
     const m = /^(ok|fail) (\d{1,3}(?:\.\d{1,3}){3}):(\d+)(?: ([A-Za-z0-9+/=]*))?$/.exec(line);
     if (!m) continue;
-    const error = m[1] === 'fail' ? Buffer.from(m[4] ?? '', 'base64').toString('utf8').trim() : undefined;
+    const error =
+      m[1] === 'fail'
+        ? Buffer.from(m[4] ?? '', 'base64')
+            .toString('utf8')
+            .trim()
+        : undefined;
     seen.set(`${m[2]}:${m[3]}`, {
       ip: m[2]!,
       port: Number(m[3]),
@@ -172,6 +179,12 @@ export async function probeFrom(
     });
   }
   return to.map(
-    (d) => seen.get(`${d.ip}:${d.port}`) ?? { ip: d.ip, port: d.port, ok: false, error: 'no answer from the check' },
+    (d) =>
+      seen.get(`${d.ip}:${d.port}`) ?? {
+        ip: d.ip,
+        port: d.port,
+        ok: false,
+        error: 'no answer from the check',
+      },
   );
 }

@@ -47,8 +47,7 @@ export interface Edit {
 export const keyId = (k: PublicKey): string => `${k.keyType} ${k.keyBase64}`;
 export const sameKey = (a: PublicKey, b: PublicKey): boolean =>
   a.keyType === b.keyType && a.keyBase64 === b.keyBase64;
-export const fingerprintOf = (k: PublicKey): string =>
-  fingerprintSha256(Buffer.from(k.keyBase64, 'base64'));
+export const fingerprintOf = (k: PublicKey): string => fingerprintSha256(Buffer.from(k.keyBase64, 'base64'));
 export const flexvdiTag = (fqdn: string): string => `flexvdi@${fqdn.toLowerCase()}`;
 
 /**

@@ -5,12 +5,11 @@
  */
 import type { Config, InventoryHost } from '../../config.js';
 import type { HostSummary, ManagerClient } from '../../manager/index.js';
-import { pinNames, readKnownHosts, type SshTarget } from '../../ssh/index.js';
-import { entryMatchesHost } from '../../ssh/index.js';
 import { targetOf } from '../../services.js';
-import { convergeAuthorizedKeys, convergeKnownHosts, type Member, type PublicKey } from './key-files.js';
-import type { HostState } from './host-state.js';
+import { entryMatchesHost, pinNames, readKnownHosts, type SshTarget } from '../../ssh/index.js';
 import { hostIdOf } from './args.js';
+import type { HostState } from './host-state.js';
+import { convergeAuthorizedKeys, convergeKnownHosts, type Member, type PublicKey } from './key-files.js';
 
 export interface Registered {
   /** Inventory Hosts the Manager lists, in inventory order. */
@@ -34,7 +33,10 @@ export async function registeredHosts(config: Config, manager: ManagerClient): P
 }
 
 /** The product's pins for every Host, by inventory name (host keys by IP or FQDN, all key types). */
-export async function productPins(config: Config, hosts: readonly InventoryHost[]): Promise<Map<string, PublicKey[]>> {
+export async function productPins(
+  config: Config,
+  hosts: readonly InventoryHost[],
+): Promise<Map<string, PublicKey[]>> {
   const kh = await readKnownHosts(config.inventory.ssh.knownHostsPath);
   const out = new Map<string, PublicKey[]>();
   for (const h of hosts) {
@@ -78,7 +80,9 @@ export function driftOf(s: HostState, members: readonly Member[]): KeyDrift {
 /** "+1 authorized_keys, +1 −1 known_hosts" (empty when nothing changes). */
 export function describeDrift(d: KeyDrift): string {
   const part = (name: string, added: number, removed: number) =>
-    added || removed ? `${[added ? `+${added}` : '', removed ? `−${removed}` : ''].filter(Boolean).join(' ')} ${name}` : '';
+    added || removed
+      ? `${[added ? `+${added}` : '', removed ? `−${removed}` : ''].filter(Boolean).join(' ')} ${name}`
+      : '';
   return [
     part('authorized_keys', d.authorizedKeys.added, d.authorizedKeys.removed),
     part('ssh_known_hosts', d.knownHosts.added, d.knownHosts.removed),

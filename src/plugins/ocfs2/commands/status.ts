@@ -6,12 +6,17 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { defineCommand } from '../../../core/plugin.js';
-import { fanout } from '../../../ssh/index.js';
 import { servicesOf, targetOf } from '../../../services.js';
+import { fanout } from '../../../ssh/index.js';
 
 export const CLUSTER_CONF = '/etc/ocfs2/cluster.conf';
 export const O2CB_DEFAULTS = '/etc/default/o2cb';
-const O2CB_KEYS = ['O2CB_HEARTBEAT_THRESHOLD', 'O2CB_IDLE_TIMEOUT_MS', 'O2CB_KEEPALIVE_DELAY_MS', 'O2CB_RECONNECT_DELAY_MS'];
+const O2CB_KEYS = [
+  'O2CB_HEARTBEAT_THRESHOLD',
+  'O2CB_IDLE_TIMEOUT_MS',
+  'O2CB_KEEPALIVE_DELAY_MS',
+  'O2CB_RECONNECT_DELAY_MS',
+];
 
 export interface HostOcfs2State {
   host: string;
@@ -72,7 +77,8 @@ export const ocfs2StatusCommand = defineCommand({
   result: ({ results }) => {
     const hosts = (results['read'] ?? []) as HostOcfs2State[];
     const confs = new Map<string, string[]>();
-    for (const h of hosts) if (h.confSha256) confs.set(h.confSha256, [...(confs.get(h.confSha256) ?? []), h.host]);
+    for (const h of hosts)
+      if (h.confSha256) confs.set(h.confSha256, [...(confs.get(h.confSha256) ?? []), h.host]);
     const majority = [...confs.entries()].sort((a, b) => b[1].length - a[1].length)[0]?.[0];
     const timeoutSets = new Set(hosts.filter((h) => h.reachable).map((h) => JSON.stringify(h.timeouts)));
     const lines = hosts.map((h) => {
@@ -90,7 +96,16 @@ export const ocfs2StatusCommand = defineCommand({
           : `cluster.conf identical on ${confs.get(majority!)!.length} Host(s)`,
       sections: [
         { lines },
-        ...(timeoutSets.size > 1 ? [{ title: 'o2cb timeouts differ', lines: hosts.filter((h) => h.reachable).map((h) => `• ${h.host}: ${JSON.stringify(h.timeouts)}`) }] : []),
+        ...(timeoutSets.size > 1
+          ? [
+              {
+                title: 'o2cb timeouts differ',
+                lines: hosts
+                  .filter((h) => h.reachable)
+                  .map((h) => `• ${h.host}: ${JSON.stringify(h.timeouts)}`),
+              },
+            ]
+          : []),
       ],
     };
   },

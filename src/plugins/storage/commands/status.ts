@@ -23,7 +23,11 @@ export const storageStatusCommand = defineCommand({
       title: 'Ask the Manager',
       run: async (ctx) => {
         const { manager } = servicesOf(ctx.services.extra);
-        const [storages, volumes, disk] = await Promise.all([manager.listImageStorages(), manager.listVolumes(), manager.getManagerDisk()]);
+        const [storages, volumes, disk] = await Promise.all([
+          manager.listImageStorages(),
+          manager.listVolumes(),
+          manager.getManagerDisk(),
+        ]);
         return { storages, volumes, disk };
       },
     },
@@ -33,8 +37,18 @@ export const storageStatusCommand = defineCommand({
     return {
       summary: `${r.storages.length} Image Storage(s), ${r.volumes.length} Volume(s); the Manager's disk is ${r.disk.onSharedStorage ? 'on shared storage (HA ready)' : 'on local storage'}`,
       sections: [
-        { title: 'Image Storages', lines: r.storages.length ? r.storages.map((s) => `• *${s.name}* on \`${s.device}\` (cluster ${s.cluster})`) : ['none'] },
-        { title: 'Volumes', lines: r.volumes.length ? r.volumes.map((v) => `• *${v.name}* ${v.sizeGb} GB in ${v.imageStorage}`) : ['none'] },
+        {
+          title: 'Image Storages',
+          lines: r.storages.length
+            ? r.storages.map((s) => `• *${s.name}* on \`${s.device}\` (cluster ${s.cluster})`)
+            : ['none'],
+        },
+        {
+          title: 'Volumes',
+          lines: r.volumes.length
+            ? r.volumes.map((v) => `• *${v.name}* ${v.sizeGb} GB in ${v.imageStorage}`)
+            : ['none'],
+        },
         { title: "Manager's disk", lines: [`\`${r.disk.path}\``] },
       ],
     };
