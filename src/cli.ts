@@ -4,6 +4,7 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
 import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
 import { type Config, exampleInventoryPath, loadConfig, requireSlackCredentials, Secret } from './config.js';
 import { asAppError, ErrorCode } from './errors.js';
 import { createLogger, type Logger } from './log.js';
@@ -110,7 +111,12 @@ async function runRoles(
 
 export async function main(argv: string[]): Promise<number | undefined> {
   const [cmd, ...args] = argv;
-  const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
+  // `testbed` and `doctor` print for a person on stdout; their logs go to stderr so the two do not mix.
+  const toStderr = cmd === 'testbed' || cmd === 'doctor';
+  const log = createLogger(
+    { level: process.env.LOG_LEVEL ?? 'info' },
+    toStderr ? pino.destination(2) : undefined,
+  );
   try {
     switch (cmd) {
       case 'start':

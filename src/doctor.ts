@@ -39,7 +39,7 @@ export async function doctorChecks(config: Config, log: Logger): Promise<Check[]
       what: 'manager',
       ok: ping.ok,
       detail: ping.ok
-        ? `${ping.url}: TLS ${ping.tls.mode}${ping.tls.verified ? ' verified' : ''}, logged in, ${ping.hostCount ?? '?'} Hosts`
+        ? `${ping.url}: TLS ${ping.tls.mode}${ping.tls.verified ? ' (verified)' : ' (NOT verified)'}, logged in, ${ping.hostCount ?? '?'} Hosts`
         : `${ping.url}: ${ping.error?.userMessage ?? 'failed'}`,
     });
     const results = await fanout(

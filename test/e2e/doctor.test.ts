@@ -39,7 +39,7 @@ describe('doctor', () => {
   it('passes on a healthy testbed, naming each check', async () => {
     const r = await doctor();
     expect(r.out).toMatch(/^ok\s+redis\s+redis:\/\/127\.0\.0\.1:\d+$/m);
-    expect(r.out).toMatch(/^ok\s+manager\s+https:\/\/.*TLS pin verified, logged in/m);
+    expect(r.out).toMatch(/^ok\s+manager\s+https:\/\/.*TLS pinned \(verified\), logged in/m);
     for (const h of tb.hosts)
       expect(r.out).toMatch(
         new RegExp(`^ok\\s+host ${h.name}\\s+ssh ok, key SHA256:\\S+, hostname ${h.fqdn}$`, 'm'),

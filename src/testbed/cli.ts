@@ -1,0 +1,160 @@
+/**
+ * `flexvdi-chatops testbed up|down|status|fail|heal|replace` — the command line over the testbed API.
+ * Exit codes: 0 done, 1 failed (message on stderr), 2 bad usage.
+ */
+import { parseArgs } from 'node:util';
+import type { Logger } from 'pino';
+import { asAppError } from '../errors.js';
+import { testbedDown } from './down.js';
+import { failHost, healHost, replaceHost } from './faults.js';
+import { FAULT_MODES, type FaultMode } from './state.js';
+import { listTestbeds, type TestbedStatus, testbedStatus } from './status.js';
+import { testbedUp } from './up.js';
+
+export const TESTBED_USAGE = `usage: flexvdi-chatops testbed <command> [--name ID] [--state-root DIR]
+  up [--hosts N] [--odd-bridges host3[,host4]] [--disk-size 2G] [--disks 1]
+     [--fail-threshold-ms 60000] [--heartbeat-ms 2000]     start N Hosts + Manager stand-in, write the inventory
+  down                                                    remove everything the testbed made
+  status [--json]                                         show Hosts, sshd, links, faults
+  fail <host> --mode link-down|freeze|sshd-stop|hostkey-change
+  heal <host>                                             undo the Host's fault
+  replace <host>                                          fresh Host: same name + IP, new host key, empty state`;
+
+export interface TestbedCliDeps {
+  log: Logger;
+  /** Where results go (default: process.stdout). */
+  out?: (text: string) => void;
+  err?: (text: string) => void;
+}
+
+class UsageError extends Error {}
+
+function int(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`${flag} must be a whole number, got "${v}"`);
+  return Number(v);
+}
+
+function formatStatus(s: TestbedStatus): string {
+  if (!s.exists) return `testbed "${s.name}" is not up (${s.stateDir})`;
+  const lines = [
+    `testbed "${s.name}" (${s.phase}) — state ${s.stateDir}`,
+    `inventory: ${s.inventoryPath ?? '(not written)'}`,
+    `manager:   ${s.manager ? `${s.manager.url} ${s.manager.running ? 'running' : 'NOT RUNNING'}` : '-'}`,
+    'host      ip              running  link  sshd  frozen  fault',
+  ];
+  for (const h of s.hosts) {
+    const yn = (b: boolean) => (b ? 'yes' : 'no');
+    lines.push(
+      `${h.name.padEnd(9)} ${h.ip.padEnd(15)} ${yn(h.running).padEnd(8)} ${(h.linkUp ? 'up' : 'down').padEnd(5)} ` +
+        `${yn(h.sshd).padEnd(5)} ${yn(h.frozen).padEnd(7)} ${h.fault ?? '-'}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export async function testbedCli(argv: string[], deps: TestbedCliDeps): Promise<number> {
+  const out = deps.out ?? ((t: string) => process.stdout.write(`${t}\n`));
+  const err = deps.err ?? ((t: string) => process.stderr.write(`${t}\n`));
+  const [command, ...rest] = argv;
+  try {
+    const { values: v, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        name: { type: 'string' },
+        'state-root': { type: 'string' },
+        hosts: { type: 'string' },
+        'odd-bridges': { type: 'string', multiple: true },
+        'disk-size': { type: 'string' },
+        disks: { type: 'string' },
+        'fail-threshold-ms': { type: 'string' },
+        'heartbeat-ms': { type: 'string' },
+        mode: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    });
+    const ref = {
+      log: deps.log,
+      ...(v.name !== undefined ? { name: v.name } : {}),
+      ...(v['state-root'] !== undefined ? { stateRoot: v['state-root'] } : {}),
+    };
+    const host = () => {
+      if (positionals.length !== 1) throw new UsageError(`${command} needs exactly one Host name`);
+      return positionals[0]!;
+    };
+    if (command !== 'fail' && command !== 'heal' && command !== 'replace' && positionals.length) {
+      throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    }
+    switch (command) {
+      case 'up': {
+        const opt = (k: string, val: number | undefined) => (val === undefined ? {} : { [k]: val });
+        const r = await testbedUp({
+          ...ref,
+          ...opt('hosts', int(v.hosts, '--hosts')),
+          ...opt('disks', int(v.disks, '--disks')),
+          ...opt('failThresholdMs', int(v['fail-threshold-ms'], '--fail-threshold-ms')),
+          ...opt('heartbeatIntervalMs', int(v['heartbeat-ms'], '--heartbeat-ms')),
+          ...(v['disk-size'] !== undefined ? { diskSize: v['disk-size'] } : {}),
+          ...(v['odd-bridges']
+            ? { oddBridges: v['odd-bridges'].flatMap((s) => s.split(',')).filter(Boolean) }
+            : {}),
+        });
+        if (v.json) out(JSON.stringify(r));
+        else {
+          out(
+            `testbed "${r.name}" ${r.created ? 'is up' : 'was already up'}: ${r.hosts.length} Hosts, Manager ${r.managerUrl}`,
+          );
+          for (const h of r.hosts) out(`  ${h.name.padEnd(8)} ${h.ip.padEnd(15)} ${h.fqdn}`);
+          out(`inventory: ${r.inventoryPath}`);
+          out(`  FLEXVDI_CONFIG=${r.inventoryPath}`);
+        }
+        return 0;
+      }
+      case 'down': {
+        const r = await testbedDown(ref);
+        out(r.removed ? `testbed "${r.name}" removed` : `testbed "${r.name}" was not up; nothing to remove`);
+        return 0;
+      }
+      case 'status': {
+        const s = await testbedStatus(ref);
+        out(v.json ? JSON.stringify(s) : formatStatus(s));
+        const others = listTestbeds().filter((t) => t.name !== s.name);
+        if (!v.json && v.name === undefined && others.length) {
+          out(`other testbeds: ${others.map((t) => `${t.name} (${t.subnet})`).join(', ')} — use --name`);
+        }
+        return 0;
+      }
+      case 'fail': {
+        const mode = v.mode as FaultMode | undefined;
+        if (!mode || !FAULT_MODES.includes(mode))
+          throw new UsageError(`--mode must be one of ${FAULT_MODES.join(', ')}`);
+        await failHost({ ...ref, host: host(), mode });
+        out(`${host()}: ${mode}`);
+        return 0;
+      }
+      case 'heal':
+        await healHost({ ...ref, host: host() });
+        out(`${host()}: healed`);
+        return 0;
+      case 'replace': {
+        const r = await replaceHost({ ...ref, host: host() });
+        out(
+          `${r.host} (${r.ip}) replaced: new host key ${r.hostKeyFingerprint} (known_hosts still pins the old one)`,
+        );
+        return 0;
+      }
+      default:
+        throw new UsageError(command ? `unknown testbed command "${command}"` : 'missing testbed command');
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      err(`${(e as Error).message}\n${TESTBED_USAGE}`);
+      return 2;
+    }
+    const a = asAppError(e);
+    err(`testbed ${command}: ${a.message}`);
+    return 1;
+  }
+}

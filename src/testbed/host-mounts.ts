@@ -1,0 +1,99 @@
+/**
+ * A Host's private view of this machine, prepared from Node and mounted by host-init.sh in ONE process
+ * (`mount -a -T <host>/fstab`, in file order) instead of ~20 `mount` runs per Host:
+ *   /run, /root, /home, /tmp, /var/log   bind mounts of per-Host folders
+ *   /etc, /var/lib                       overlays: the machine's files below, the Host's writes above
+ *                                        (/var/lib too, not an empty folder: dpkg's database and the
+ *                                        tools' own state stay visible, as on an installed Host)
+ *   /var/lib/flexvdi-testbed             the testbed-wide OCFS2 emulation folder (shared by all Hosts)
+ *   /dev                                 per-Host folder: device nodes (hard links of nodes made once per
+ *                                        testbed), own devpts and /dev/shm, the shared disks at /dev/sd*
+ *                                        with udev-style /dev/disk/by-id links
+ *   /usr                                 read-only; the kernel-bound tools replaced by the emulations, the
+ *                                        real ones reachable under /run/flexvdi-testbed/usr.real
+ */
+import { linkSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { diskPaths, type HostLayout, type TestbedLayout } from './layout.js';
+
+/** Device nodes every Host gets (copied once per testbed into devskel/, hard-linked per Host). */
+export const DEVICE_NODES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as const;
+/** An overlayfs whiteout (character device 0/0) in devskel/, hard-linked to hide a lower file. */
+export const WHITEOUT = 'whiteout';
+
+/** Emulated tool → the real program it covers on a Host (see README.md, "Kernel-bound steps"). */
+export const COVERED_TOOLS = {
+  o2cb: '/usr/sbin/o2cb',
+  'mount.ocfs2': '/usr/sbin/mount.ocfs2',
+  umount: '/usr/bin/umount',
+  // Last: from here on `mount` on the Host is the wrapper.
+  mount: '/usr/bin/mount',
+} as const;
+
+const esc = (p: string) => p.replace(/\\/g, '\\134').replace(/ /g, '\\040').replace(/\t/g, '\\011');
+
+export function fstabText(t: TestbedLayout, h: HostLayout, disks: number): string {
+  const H = (...p: string[]) => esc(path.join(h.dir, ...p));
+  const bind = (src: string, dst: string, opts = 'bind') => `${src} ${dst} none ${opts} 0 0`;
+  const lines = [
+    `# flexvdi-testbed: the private view of Host ${h.name}, mounted in this order by host-init.sh`,
+    bind(H('run'), '/run'),
+    `overlay /etc overlay lowerdir=/etc,upperdir=${H('etc.upper')},workdir=${H('etc.work')} 0 0`,
+    `overlay /var/lib overlay lowerdir=/var/lib,upperdir=${H('varlib.upper')},workdir=${H('varlib.work')} 0 0`,
+    bind(H('root'), '/root'),
+    bind(H('home'), '/home'),
+    bind(H('tmp'), '/tmp'),
+    bind(H('log'), '/var/log'),
+    bind(esc(t.files.shared), '/var/lib/flexvdi-testbed'),
+    bind(H('dev'), '/dev'),
+    'devpts /dev/pts devpts newinstance,ptmxmode=0666,mode=0620,gid=5 0 0',
+    'shm /dev/shm tmpfs mode=1777,nosuid,nodev 0 0',
+    ...Array.from({ length: disks }, (_, i) =>
+      bind(esc(diskPaths(t.files, i).image), diskPaths(t.files, i).dev),
+    ),
+    bind('/usr', '/run/flexvdi-testbed/usr.real', 'bind,ro'),
+    bind('/usr', '/usr', 'bind,ro'),
+    ...Object.entries(COVERED_TOOLS).map(([tool, real]) => bind(esc(path.join(t.files.bin, tool)), real)),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** The Host's /run and /dev folders (its /etc, /root, /home live in host-files.ts). */
+export function writeHostMountDirs(t: TestbedLayout, h: HostLayout, disks: number): void {
+  const d = (...p: string[]) => path.join(h.dir, ...p);
+  for (const dir of [
+    'run/sshd',
+    'run/lock',
+    'run/flexvdi-testbed/usr.real',
+    'dev/pts',
+    'dev/shm',
+    'dev/disk/by-id',
+  ]) {
+    mkdirSync(d(dir), { recursive: true, mode: 0o755 });
+  }
+  writeFileSync(d('run', 'flexvdi-testbed', 'host'), `${h.name}\n`);
+  const skel = path.join(t.stateDir, 'devskel');
+  for (const node of DEVICE_NODES) linkSync(path.join(skel, node), d('dev', node));
+  symlinkSync('pts/ptmx', d('dev', 'ptmx'));
+  symlinkSync('/proc/self/fd', d('dev', 'fd'));
+  ['stdin', 'stdout', 'stderr'].forEach((name, fd) => {
+    symlinkSync(`/proc/self/fd/${fd}`, d('dev', name));
+  });
+  for (let i = 0; i < disks; i++) {
+    const p = diskPaths(t.files, i);
+    const dev = path.basename(p.dev);
+    writeFileSync(d('dev', dev), '', { mode: 0o660 });
+    symlinkSync(`../../${dev}`, d('dev', 'disk', 'by-id', path.basename(p.byId)));
+  }
+  writeFileSync(d('fstab'), fstabText(t, h, disks));
+}
+
+/** Hides this machine's own SSH host keys (all but the Host's ed25519 one) with overlay whiteouts. */
+export function hideMachineHostKeys(t: TestbedLayout, h: HostLayout): void {
+  const whiteout = path.join(t.stateDir, 'devskel', WHITEOUT);
+  for (const f of readdirSync('/etc/ssh')) {
+    if (f.startsWith('ssh_host_') && !f.startsWith('ssh_host_ed25519_key')) {
+      linkSync(whiteout, path.join(h.dir, 'etc.upper', 'ssh', f));
+    }
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Every name a testbed uses is derived from its name, so two testbeds (say, two test files running at once)
+ * never collide and a crashed run can be swept by prefix even if its state file was never written:
+ *
+ *   tag      = first 4 hex digits of sha256(name)            e.g. "3f2a"
+ *   bridge   = fvtb<tag>          (root namespace, holds the gateway 10.230.<octet>.1/24)
+ *   netns    = fvtb-<tag>-<host>  and fvtb-<tag>-manager
+ *   veth     = fvtb<tag>h<n>      and fvtb<tag>m   (≤ 15 characters, the kernel's limit)
+ *   cgroup   = fvtb-<tag>/<host>  (freezer)
+ *   addresses: .1 gateway (this machine), .2 Manager stand-in, .11… Hosts (hostN = .10+N)
+ *
+ * The subnet octet is chosen when the testbed is created (see registry.ts) and kept in its state.
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+
+export const TESTBED_DOMAIN = 'flexvdi.test';
+export const SUBNET_PREFIX = '10.230';
+export const MAX_HOSTS = 64;
+export const DEFAULT_NAME = 'default';
+/** Lower-case letters, digits and "-": safe in paths, netns names, Redis prefixes and shell words. */
+export const testbedNameRe = /^[a-z0-9][a-z0-9-]{0,29}$/;
+
+export interface HostLayout {
+  /** 1-based position: host<index>. */
+  index: number;
+  name: string;
+  fqdn: string;
+  ip: string;
+  netns: string;
+  /** Root-namespace end of the Host's veth pair (the Host's end is eth0). */
+  veth: string;
+  /** Per-Host folder: overlay upper dirs, /root, /home, /tmp, /var/log, logs. */
+  dir: string;
+}
+
+export interface TestbedFiles {
+  state: string;
+  inventory: string;
+  knownHosts: string;
+  productKey: string;
+  productPub: string;
+  managerPassword: string;
+  /** `{username,password}` JSON the Hosts' heartbeat agents log in with (mode 600). */
+  agentAuth: string;
+  managerState: string;
+  managerLog: string;
+  /** Testbed-wide folder every Host sees at /var/lib/flexvdi-testbed (o2cb and OCFS2 emulation state). */
+  shared: string;
+  disks: string;
+  /** Small executable wrappers bind-mounted over the kernel-bound tools on each Host. */
+  bin: string;
+}
+
+export interface TestbedLayout {
+  name: string;
+  tag: string;
+  octet: number;
+  stateDir: string;
+  gateway: string;
+  managerIp: string;
+  prefixLength: 24;
+  bridge: string;
+  managerNetns: string;
+  managerVeth: string;
+  cgroup: string;
+  files: TestbedFiles;
+  hosts: HostLayout[];
+}
+
+export function tagOf(name: string): string {
+  return createHash('sha256').update(name).digest('hex').slice(0, 4);
+}
+
+/** Preferred subnet octet for a name (1–250); the registry probes onwards when it is taken. */
+export function preferredOctet(name: string): number {
+  return (
+    (Number.parseInt(createHash('sha256').update(`subnet:${name}`).digest('hex').slice(0, 6), 16) % 250) + 1
+  );
+}
+
+export const hostName = (index: number): string => `host${index}`;
+
+export function stateDirOf(name: string, stateRoot: string): string {
+  return path.join(stateRoot, name);
+}
+
+export function hostLayout(t: Pick<TestbedLayout, 'tag' | 'octet' | 'stateDir'>, index: number): HostLayout {
+  const name = hostName(index);
+  return {
+    index,
+    name,
+    fqdn: `${name}.${TESTBED_DOMAIN}`,
+    ip: `${SUBNET_PREFIX}.${t.octet}.${10 + index}`,
+    netns: `fvtb-${t.tag}-${name}`,
+    veth: `fvtb${t.tag}h${index}`,
+    dir: path.join(t.stateDir, 'hosts', name),
+  };
+}
+
+export function layoutFor(name: string, stateDir: string, octet: number, hostCount: number): TestbedLayout {
+  const tag = tagOf(name);
+  const f = (...p: string[]) => path.join(stateDir, ...p);
+  const base = { tag, octet, stateDir };
+  return {
+    name,
+    tag,
+    octet,
+    stateDir,
+    gateway: `${SUBNET_PREFIX}.${octet}.1`,
+    managerIp: `${SUBNET_PREFIX}.${octet}.2`,
+    prefixLength: 24,
+    bridge: `fvtb${tag}`,
+    managerNetns: `fvtb-${tag}-manager`,
+    managerVeth: `fvtb${tag}m`,
+    cgroup: `fvtb-${tag}`,
+    files: {
+      state: f('state.json'),
+      inventory: f('inventory.yaml'),
+      knownHosts: f('known_hosts'),
+      productKey: f('keys', 'id_ed25519'),
+      productPub: f('keys', 'id_ed25519.pub'),
+      managerPassword: f('manager', 'password'),
+      agentAuth: f('manager', 'agent-auth.json'),
+      managerState: f('manager', 'state.json'),
+      managerLog: f('manager', 'manager.log'),
+      shared: f('shared'),
+      disks: f('disks'),
+      bin: f('bin'),
+    },
+    hosts: Array.from({ length: hostCount }, (_, i) => hostLayout(base, i + 1)),
+  };
+}
+
+/** Shared disk i as every Host sees it: a stable by-id path (a symlink to /dev/sd<b+i>, as udev makes). */
+export function diskPaths(files: TestbedFiles, i: number) {
+  const dev = `sd${String.fromCharCode('b'.charCodeAt(0) + i)}`;
+  return {
+    image: path.join(files.disks, `shared${i}.img`),
+    dev: `/dev/${dev}`,
+    byId: `/dev/disk/by-id/scsi-flexvdi-shared${i}`,
+  };
+}

@@ -1,0 +1,95 @@
+/** `testbed status`: what is running, as seen from this machine (processes, links, sshd, faults). */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { cgroupDir, cgroupPids, isFrozen } from './cgroup.js';
+import { layoutOfState, resolveRef, type TestbedRef } from './context.js';
+import { holderPid } from './host-process.js';
+import { layoutFor, SUBNET_PREFIX } from './layout.js';
+import { linkIsUp } from './network.js';
+import { readRegistry, readState } from './state.js';
+
+export interface HostStatus {
+  name: string;
+  fqdn: string;
+  ip: string;
+  /** The Host's namespace holder is alive. */
+  running: boolean;
+  linkUp: boolean;
+  frozen: boolean;
+  sshd: boolean;
+  fault: string | null;
+  hostKeyFingerprint: string;
+  generation: number;
+}
+
+export interface TestbedStatus {
+  name: string;
+  stateDir: string;
+  /** No state: the testbed is not up (or was never made). */
+  exists: boolean;
+  phase: string | null;
+  inventoryPath: string | null;
+  manager: { url: string; fingerprint256: string; running: boolean } | null;
+  hosts: HostStatus[];
+}
+
+/** sshd's pid file and /proc as the Host sees them (its own PID namespace), read through the holder. */
+function sshdRunning(holder: number | null): boolean {
+  if (holder === null) return false;
+  const root = `/proc/${holder}/root`;
+  try {
+    const pid = Number(readFileSync(`${root}/run/sshd.pid`, 'utf8').trim());
+    return pid > 0 && existsSync(`${root}/proc/${pid}`);
+  } catch {
+    return false;
+  }
+}
+
+export async function testbedStatus(ref: TestbedRef): Promise<TestbedStatus> {
+  const { name, stateDir } = resolveRef(ref);
+  const state = readState(layoutFor(name, stateDir, 0, 0).files.state);
+  if (!state) {
+    return { name, stateDir, exists: false, phase: null, inventoryPath: null, manager: null, hosts: [] };
+  }
+  const t = layoutOfState(state);
+  const hosts = await Promise.all(
+    state.hosts.map(async (rec, i): Promise<HostStatus> => {
+      const h = t.hosts[i]!;
+      const holder = holderPid(t, h);
+      const frozen = isFrozen(cgroupDir(t.cgroup, h.name));
+      return {
+        name: rec.name,
+        fqdn: rec.fqdn,
+        ip: rec.ip,
+        running: holder !== null,
+        linkUp: await linkIsUp(h.veth),
+        frozen,
+        sshd: !frozen && sshdRunning(holder),
+        fault: rec.fault,
+        hostKeyFingerprint: rec.hostKeyFingerprint,
+        generation: rec.generation,
+      };
+    }),
+  );
+  return {
+    name,
+    stateDir,
+    exists: true,
+    phase: state.phase,
+    inventoryPath: existsSync(t.files.inventory) ? path.resolve(t.files.inventory) : null,
+    manager: state.manager && {
+      ...state.manager,
+      running: cgroupPids(cgroupDir(t.cgroup, 'manager')).length > 0,
+    },
+    hosts,
+  };
+}
+
+/** Every testbed holding a subnet on this machine (from the registry in /run/flexvdi-testbed). */
+export function listTestbeds(): Array<{ name: string; stateDir: string; subnet: string }> {
+  return readRegistry().map((e) => ({
+    name: e.name,
+    stateDir: e.stateDir,
+    subnet: `${SUBNET_PREFIX}.${e.octet}.0/24`,
+  }));
+}

@@ -1,0 +1,95 @@
+/** The testbed's pure parts: key files, names derived from the testbed name, sizes, the inventory text. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseInventory } from '../../src/config.js';
+import { parseSize } from '../../src/testbed/common-files.js';
+import { inventoryText, knownHostsText } from '../../src/testbed/inventory.js';
+import { hostLayout, layoutFor, MAX_HOSTS, preferredOctet, tagOf } from '../../src/testbed/layout.js';
+import { generateEd25519 } from '../../src/testbed/ssh-keys.js';
+import type { TestbedState } from '../../src/testbed/state.js';
+import { runCmd } from './helpers.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'flexvdi-testbed-units-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('generateEd25519', () => {
+  it('writes the files ssh-keygen writes: same public key derived, same fingerprint', async () => {
+    const k = generateEd25519('root@host1');
+    const file = path.join(dir, 'id');
+    writeFileSync(file, k.privateKey, { mode: 0o600 });
+    writeFileSync(`${file}.pub`, `${k.publicKey}\n`);
+    const derived = await runCmd('ssh-keygen', ['-y', '-f', file]);
+    expect(derived.code).toBe(0);
+    expect(derived.stdout.trim().split(' ').slice(0, 2).join(' ')).toBe(k.publicKeyBare);
+    const fp = await runCmd('ssh-keygen', ['-l', '-f', `${file}.pub`]);
+    expect(fp.stdout).toBe(`256 ${k.fingerprint} root@host1 (ED25519)\n`);
+    expect(generateEd25519('x').publicKeyBare).not.toBe(k.publicKeyBare);
+  });
+});
+
+describe('layout', () => {
+  it('derives every name from the testbed name, within the kernel’s 15-character interface limit', () => {
+    const t = layoutFor('some-long-testbed-name-0123', '/s/x', 77, MAX_HOSTS);
+    expect(t.tag).toBe(tagOf('some-long-testbed-name-0123'));
+    expect(t.bridge).toBe(`fvtb${t.tag}`);
+    const ifaces = [t.bridge, t.managerVeth, ...t.hosts.map((h) => h.veth)];
+    expect(Math.max(...ifaces.map((n) => n.length))).toBeLessThanOrEqual(15);
+    expect(new Set(ifaces).size).toBe(ifaces.length);
+    expect(t.hosts[63]).toMatchObject({ name: 'host64', ip: '10.230.77.74', fqdn: 'host64.flexvdi.test' });
+    expect(hostLayout(t, 2).netns).toBe(`fvtb-${t.tag}-host2`);
+    expect(t.managerIp).toBe('10.230.77.2');
+    expect(tagOf('a')).not.toBe(tagOf('b'));
+    for (const n of ['a', 'b', 'default', 'vt-core']) expect(preferredOctet(n)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('parses disk sizes', () => {
+    expect(parseSize('2G')).toBe(2 * 2 ** 30);
+    expect(parseSize('512M')).toBe(512 * 2 ** 20);
+    expect(parseSize('3GiB')).toBe(3 * 2 ** 30);
+    expect(() => parseSize('1M')).toThrow(/below 64M/);
+    expect(() => parseSize('two')).toThrow(/must look like/);
+  });
+});
+
+describe('inventory', () => {
+  it('is valid for the product and pins every Host by IP, name and FQDN', () => {
+    const hosts = [1, 2].map((i) => ({
+      name: `host${i}`,
+      fqdn: `host${i}.flexvdi.test`,
+      ip: `10.230.5.${10 + i}`,
+      hostKey: generateEd25519('k').publicKeyBare,
+      hostKeyFingerprint: 'SHA256:x',
+      flexvdiPublicKey: 'ssh-ed25519 AAAA flexvdi@h',
+      oddBridges: false,
+      fault: null,
+      generation: 0,
+    }));
+    const state: TestbedState = {
+      version: 1,
+      name: 'u',
+      tag: 'abcd',
+      octet: 5,
+      stateDir: dir,
+      phase: 'up',
+      createdAt: '',
+      options: {
+        hosts: 2,
+        oddBridges: [],
+        diskSize: '2G',
+        disks: 1,
+        failThresholdMs: 1,
+        heartbeatIntervalMs: 1,
+      },
+      hosts,
+      manager: { url: 'https://10.230.5.2', fingerprint256: Array(32).fill('AB').join(':') },
+    };
+    const inv = parseInventory(inventoryText(state), path.join(dir, 'inventory.yaml'));
+    expect(inv.ssh.privateKeyPath).toBe(path.join(dir, 'keys', 'id_ed25519'));
+    expect(inv.manager.password).toEqual({ file: path.join(dir, 'manager', 'password') });
+    expect(knownHostsText(hosts).split('\n')[1]).toBe(
+      `10.230.5.12,host2,host2.flexvdi.test ${hosts[1]!.hostKey}`,
+    );
+  });
+});
