@@ -4,7 +4,7 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
 import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
+import { destination } from 'pino';
 import { type Config, exampleInventoryPath, loadConfig, requireSlackCredentials, Secret } from './config.js';
 import { asAppError, ErrorCode } from './errors.js';
 import { createLogger, type Logger } from './log.js';
@@ -113,10 +113,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   const [cmd, ...args] = argv;
   // `testbed` and `doctor` print for a person on stdout; their logs go to stderr so the two do not mix.
   const toStderr = cmd === 'testbed' || cmd === 'doctor';
-  const log = createLogger(
-    { level: process.env.LOG_LEVEL ?? 'info' },
-    toStderr ? pino.destination(2) : undefined,
-  );
+  const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info' }, toStderr ? destination(2) : undefined);
   try {
     switch (cmd) {
       case 'start':
