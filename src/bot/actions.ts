@@ -4,9 +4,11 @@
  * redelivery can never make a second job; the run job's id is derived from the confirmation too.
  */
 import type { BlockAction, ButtonAction, RespondFn } from '@slack/bolt';
+import { planButtons } from '../core/plugin.js';
 import { asAppError } from '../errors.js';
-import type { Pending } from '../jobs/confirmations.js';
+import type { ClaimResult, Pending } from '../jobs/confirmations.js';
 import { deterministicId, enqueue, type JobName } from '../jobs/queue.js';
+import { isRedisUnavailableError } from '../jobs/redis.js';
 import { type JobView, renderJob } from '../slack/job-view.js';
 import { isAdmin } from './auth.js';
 import type { BotContext } from './context.js';
@@ -28,7 +30,21 @@ export async function handleButton(
   const confirmId = action.value ?? '';
   const say = (text: string) =>
     respond({ response_type: 'ephemeral', replace_original: false, text }).catch(() => {});
-  const pending = await ctx.confirmations.peek(confirmId);
+  // Fix (core tests, Redis restart): without Redis a click ended in an unhandled error and the user heard
+  // nothing. Before the claim nothing has happened, so it is safe to say so and ask for another click.
+  const unavailable = async (err: unknown): Promise<void> => {
+    if (!isRedisUnavailableError(err)) throw err;
+    ctx.log.warn({ err: (err as Error).message, confirmId }, 'click while Redis is unavailable');
+    await say(
+      'Redis is unavailable right now. Nothing was started; the plan stays valid, click again in a minute.',
+    );
+  };
+  let pending: Pending | undefined;
+  try {
+    pending = await ctx.confirmations.peek(confirmId);
+  } catch (err) {
+    return unavailable(err);
+  }
   if (pending && pending.requester !== user && !isAdmin(ctx.config, user)) {
     await ctx.audit.record({
       user,
@@ -49,12 +65,19 @@ export async function handleButton(
     return;
   }
   const jobId = runJobIdFor(confirmId);
-  const claim = await ctx.confirmations.claim(confirmId, user, outcome, jobId);
+  let claim: ClaimResult;
+  try {
+    claim = await ctx.confirmations.claim(confirmId, user, outcome, jobId);
+  } catch (err) {
+    return unavailable(err);
+  }
   if (claim.kind === 'used') {
     await say(
       claim.outcome === 'confirmed'
         ? `Already confirmed by <@${claim.by}>: job \`${claim.jobId}\`. \`/flexvdi job ${claim.jobId}\` shows it.`
-        : `This plan was already cancelled by <@${claim.by}>.`,
+        : claim.outcome === 'edited'
+          ? `This plan was replaced by an edited one (by <@${claim.by}>); nothing was run. Use the buttons on the new plan message.`
+          : `This plan was already cancelled by <@${claim.by}>.`,
     );
     return;
   }
@@ -129,6 +152,7 @@ export async function handleButton(
       plan: p.plan,
       confirmId,
       expiresAt: p.expiresAt,
+      extraButtons: planButtons(p.plan),
       note: 'The job queue was unavailable; nothing was started. Click Confirm again.',
     });
     await ctx.updater.update(p.channel, p.messageTs, renderJob(again));

@@ -12,10 +12,12 @@ import {
   LogLevel,
   type Logger as SlackLogger,
   SocketModeReceiver,
+  type ViewSubmitAction,
 } from '@slack/bolt';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import { EDIT_ACTION } from '../core/plugin.js';
 import type { Registry } from '../core/registry.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { AuditLog } from '../jobs/audit.js';
@@ -28,6 +30,7 @@ import { MessageUpdater } from '../slack/updater.js';
 import { handleButton } from './actions.js';
 import { handleSlashCommand } from './commands.js';
 import type { BotContext } from './context.js';
+import { EDIT_CALLBACK, handleEditClick, handleEditSubmission } from './edit.js';
 import { healthRoutes } from './http.js';
 
 export interface BotDeps {
@@ -120,6 +123,14 @@ export function createBot(deps: BotDeps): Bot {
       await handleButton(ctx, body, action, respond, outcome);
     });
   }
+  // Edit on a plan that offers it (Plan.edit): a modal, then a new plan for the edited arguments.
+  app.action<BlockAction<ButtonAction>>(EDIT_ACTION, async ({ ack, body, action, respond, client }) => {
+    await ack();
+    await handleEditClick(ctx, client, body, action, respond);
+  });
+  app.view<ViewSubmitAction>(EDIT_CALLBACK, async ({ ack, body, view }) => {
+    await handleEditSubmission(ctx, body.user.id, view, ack);
+  });
   app.error(async (err) => {
     log.error(
       { err: err.message, code: (err as { code?: string }).code },

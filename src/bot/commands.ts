@@ -6,6 +6,7 @@
 import type { AckFn, RespondArguments, RespondFn, SlashCommand } from '@slack/bolt';
 import { asAppError } from '../errors.js';
 import { deterministicId, enqueue, type JobName } from '../jobs/queue.js';
+import { isRedisUnavailableError } from '../jobs/redis.js';
 import { authorize, isAdmin } from './auth.js';
 import { handleBuiltin } from './builtins.js';
 import type { BotContext } from './context.js';
@@ -37,7 +38,19 @@ export async function handleSlashCommand(
     }
     await ack();
     ctx.metrics.commands.inc({ command: p.id, outcome: 'answered' });
-    await respond(ephemeral(await handleBuiltin(ctx, p.id, p.rest, user, channel)));
+    let reply: string;
+    try {
+      reply = await handleBuiltin(ctx, p.id, p.rest, user, channel);
+    } catch (err) {
+      // Fix (core tests, Redis restart): the user heard nothing when Redis was down.
+      if (!isRedisUnavailableError(err)) throw err;
+      ctx.log.warn(
+        { err: (err as Error).message, command: p.id },
+        'built-in command while Redis is unavailable',
+      );
+      reply = `Could not answer \`/flexvdi ${p.text}\`: Redis is unavailable right now. Try again in a minute.`;
+    }
+    await respond(ephemeral(reply));
     return;
   }
   const { spec } = p;
@@ -75,7 +88,16 @@ export async function handleSlashCommand(
       ctx.queueSettings,
     );
     ctx.metrics.commands.inc({ command: spec.id, outcome: 'enqueued' });
-    void ctx.audit.record({ user, command: p.text, channel, outcome: 'requested', jobId }).catch(() => {});
+    // Fix (core tests): a redelivery is a no-op add, but each delivery was audited as a new "requested"
+    // record; a marker per job id keeps the trail to one record per request (still off the ack path).
+    void ctx.redis
+      .set(ctx.keys.dedup(jobId), '1', 'EX', 86_400, 'NX')
+      .then((first) =>
+        first === 'OK'
+          ? ctx.audit.record({ user, command: p.text, channel, outcome: 'requested', jobId })
+          : undefined,
+      )
+      .catch(() => {});
   } catch (err) {
     const e = asAppError(err);
     ctx.log.error({ err: e.message, code: e.code, command: spec.id, user }, 'could not enqueue the command');

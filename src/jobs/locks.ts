@@ -3,23 +3,41 @@
  * holding `jobId:fence`; the fence is a global counter so a holder that lost its lease (paused process, lost
  * network) can tell: renew and release only succeed while the key still holds its own value. The same job
  * (e.g. resumed by BullMQ after its worker crashed) may take over its own lock.
+ *
+ * A second key per resource (`<lock>:last`, long-lived) names the last holder. A lease that merely expired
+ * while nobody else took the resource (Redis restarted after more than the TTL, a long pause) is re-taken
+ * on renew instead of aborting the job: `last` still naming this holder proves no other job held it since.
  */
 import type { Redis } from 'ioredis';
 import { AppError, ErrorCode } from '../errors.js';
 
+// KEYS: lock, last holder. The last-holder key outlives any lease (7 days).
 const ACQUIRE = `
 local holder = redis.call('GET', KEYS[1])
 if holder and string.sub(holder, 1, string.len(ARGV[1]) + 1) ~= ARGV[1] .. ':' then return holder end
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[3], 'PX', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[1] .. ':' .. ARGV[3], 'EX', 604800)
 return false`;
 
+// Fix (core tests, Redis restart): a lease that expired while Redis was down (or this process paused) made
+// the renew fail, the job's AbortSignal fire and the job end as "Cancelled by someone". If the lock is free
+// and no one else has held it since (last holder is still us), it is simply taken again.
 const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not v and redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
 return 0`;
 
+// Also forgets the last holder, so a renew racing with the release cannot take the lock again.
 const RELEASE = `
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
+
+const lastKey = (lockKey: string) => `${lockKey}:last`;
 
 export interface HeldLocks {
   resources: string[];
@@ -43,11 +61,17 @@ export class HostLocks {
     for (const r of sorted) {
       const fence = await this.redis.incr(this.fenceKey);
       const key = this.lockKey(r);
-      const holder = (await this.redis.eval(ACQUIRE, 1, key, jobId, String(this.ttlMs), String(fence))) as
-        | string
-        | null;
+      const holder = (await this.redis.eval(
+        ACQUIRE,
+        2,
+        key,
+        lastKey(key),
+        jobId,
+        String(this.ttlMs),
+        String(fence),
+      )) as string | null;
       if (holder) {
-        await Promise.all(held.map((h) => this.redis.eval(RELEASE, 1, h.key, h.value)));
+        await Promise.all(held.map((h) => this.redis.eval(RELEASE, 2, h.key, lastKey(h.key), h.value)));
         const other = holder.slice(0, holder.lastIndexOf(':'));
         throw new AppError(ErrorCode.lockBusy, `${r} is locked by job ${other}`, {
           userMessage: `Waiting: Host ${r} is busy with job ${other}.`,
@@ -60,7 +84,14 @@ export class HostLocks {
       resources: sorted,
       renew: async () => {
         for (const h of held) {
-          const ok = (await this.redis.eval(RENEW, 1, h.key, h.value, String(this.ttlMs))) as number;
+          const ok = (await this.redis.eval(
+            RENEW,
+            2,
+            h.key,
+            lastKey(h.key),
+            h.value,
+            String(this.ttlMs),
+          )) as number;
           if (ok !== 1)
             throw new AppError(ErrorCode.lockLost, `lost the lock ${h.key}`, {
               userMessage: 'Lost the Host lock (another job took it over); stopped.',
@@ -68,7 +99,7 @@ export class HostLocks {
         }
       },
       release: async () => {
-        await Promise.all(held.map((h) => this.redis.eval(RELEASE, 1, h.key, h.value)));
+        await Promise.all(held.map((h) => this.redis.eval(RELEASE, 2, h.key, lastKey(h.key), h.value)));
       },
     };
   }

@@ -10,7 +10,12 @@ import { AppError, ErrorCode } from '../errors.js';
 export type ConnectionRole = 'worker' | 'client';
 
 export function redisOptionsFromUrl(url: string): RedisOptions {
-  const u = new URL(url);
+  // Fix (core tests): the WHATWG URL parser rejects a host list ("s1:26379,s2:26380"), so every Sentinel URL
+  // threw "Invalid URL". The list is taken out first and the rest (auth, master name, ?db) parsed as usual.
+  const sentinel = /^redis\+sentinel:\/\/(?:([^@/?#]*)@)?([^/?#]*)(.*)$/.exec(url);
+  const u = new URL(
+    sentinel ? `redis+sentinel://${sentinel[1] ? `${sentinel[1]}@` : ''}sentinels${sentinel[3]}` : url,
+  );
   const db = Number(
     u.searchParams.get('db') ??
       (u.pathname.length > 1 && u.protocol !== 'redis+sentinel:' ? u.pathname.slice(1) : 0),
@@ -21,7 +26,7 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
   };
   if (u.protocol === 'redis+sentinel:') {
     const name = u.pathname.replace(/^\//, '') || 'mymaster';
-    const sentinels = u.host.split(',').map((hp) => {
+    const sentinels = (sentinel?.[2] ?? '').split(',').map((hp) => {
       const [host, port] = hp.split(':');
       return { host: host ?? 'localhost', port: Number(port ?? 26379) };
     });
@@ -75,4 +80,16 @@ export async function assertRedisReachable(url: string, timeoutMs = 3000): Promi
   } finally {
     r.disconnect();
   }
+}
+
+/**
+ * True for the errors ioredis gives while Redis is unreachable (fail-fast client connections): handlers use it
+ * to tell the Slack user "Redis is unavailable" instead of failing silently. Added with the core tests.
+ */
+export function isRedisUnavailableError(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; message?: string } | undefined;
+  if (!e) return false;
+  if (e.name === 'MaxRetriesPerRequestError') return true;
+  if (e.code === 'ECONNREFUSED' || e.code === 'ETIMEDOUT' || e.code === 'ECONNRESET') return true;
+  return /Connection is closed|Stream isn't writeable|ECONNREFUSED/.test(e.message ?? '');
 }

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { ProgressReporter } from '../core/plugin.js';
 import { type Block, sectionsFor } from '../slack/blocks.js';
 import { type JobView, renderJob } from '../slack/job-view.js';
-import type { MessageUpdater, SlackClient } from '../slack/updater.js';
+import { honourRetryAfter, type MessageUpdater, type SlackClient } from '../slack/updater.js';
 
 export interface ReporterDeps {
   slack: SlackClient;
@@ -36,7 +36,10 @@ export class JobReporter implements ProgressReporter {
     readonly channel: string,
     ts: string | undefined,
     readonly view: JobView,
-    private readonly ensureMessage: (content: { text: string; blocks: Block[] }) => Promise<{ ts: string; posted: boolean }>,
+    private readonly ensureMessage: (content: {
+      text: string;
+      blocks: Block[];
+    }) => Promise<{ ts: string; posted: boolean }>,
   ) {
     this.messageTs = ts;
   }
@@ -53,7 +56,11 @@ export class JobReporter implements ProgressReporter {
       const r = await this.ensureMessage(content);
       this.messageTs = r.ts;
       // Edit when the post was made by an earlier run, or the view changed while posting.
-      if (!r.posted || renderJob(this.view).text !== content.text || JSON.stringify(renderJob(this.view).blocks) !== JSON.stringify(content.blocks)) {
+      if (
+        !r.posted ||
+        renderJob(this.view).text !== content.text ||
+        JSON.stringify(renderJob(this.view).blocks) !== JSON.stringify(content.blocks)
+      ) {
         await this.deps.updater.update(this.channel, r.ts, renderJob(this.view), true);
       }
       return r.ts;
@@ -84,7 +91,9 @@ export class JobReporter implements ProgressReporter {
       if (!urgent) {
         this.postTimer ??= setTimeout(() => {
           this.postTimer = undefined;
-          this.target().catch((err: Error) => this.deps.log.warn({ err: err.message }, 'could not post the job message'));
+          this.target().catch((err: Error) =>
+            this.deps.log.warn({ err: err.message }, 'could not post the job message'),
+          );
         }, this.deps.postDebounceMs ?? 300);
         return;
       }
@@ -123,12 +132,19 @@ export class JobReporter implements ProgressReporter {
     if (first !== 'OK') return;
     try {
       const blocks = sectionsFor(lines, title ? { title } : {}).slice(0, 50);
-      await this.deps.slack.chat.postMessage({
-        channel: this.channel,
-        thread_ts: await this.target(),
-        text: `${title ?? ''}\n${lines.join('\n')}`.slice(0, 39_000),
-        blocks: blocks as never,
-      });
+      const threadTs = await this.target();
+      // Fix (core tests): a 429 used to drop the post for good; Retry-After is waited out instead.
+      await honourRetryAfter(
+        () =>
+          this.deps.slack.chat.postMessage({
+            channel: this.channel,
+            thread_ts: threadTs,
+            text: `${title ?? ''}\n${lines.join('\n')}`.slice(0, 39_000),
+            blocks: blocks as never,
+          }),
+        this.deps.log,
+        'chat.postMessage (thread)',
+      );
     } catch (err) {
       await this.deps.redis.del(marker);
       this.deps.log.warn({ err: (err as Error).message }, 'could not post in the job thread');

@@ -39,6 +39,10 @@ export async function runSteps(o: RunStepsOptions): Promise<Record<string, unkno
   for (const [i, step] of o.spec.steps.entries()) {
     if (Object.hasOwn(results, step.id)) continue;
     const by = await o.isCancelled();
+    // Fix (core tests): an abort that is not a cancel (a lost Host lock) stops the job with its own error
+    // instead of being reported as "Cancelled by someone".
+    const reason: unknown = o.ctxBase.signal.reason;
+    if (!by && o.ctxBase.signal.aborted && errorCode(reason) !== ErrorCode.internal) throw reason;
     if (by || o.ctxBase.signal.aborted)
       throw new AppError(ErrorCode.jobCancelled, `cancelled by ${by ?? 'abort'}`);
     view[i]!.state = 'running';

@@ -8,12 +8,12 @@ import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { AnyCommand, PluginServices, StepContext } from '../core/plugin.js';
+import { type AnyCommand, type PluginServices, planButtons, type StepContext } from '../core/plugin.js';
 import type { Registry } from '../core/registry.js';
-import { AppError, asAppError, ErrorCode, isRetryableCode } from '../errors.js';
+import { AppError, asAppError, ErrorCode, errorCode, isRetryableCode } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { JobView } from '../slack/job-view.js';
-import { MessageUpdater, type SlackClient } from '../slack/updater.js';
+import { honourRetryAfter, MessageUpdater, type SlackClient } from '../slack/updater.js';
 import { AuditLog } from './audit.js';
 import { CancelBoard } from './cancel.js';
 import { Confirmations } from './confirmations.js';
@@ -61,6 +61,10 @@ export async function createWorker(deps: WorkerDeps): Promise<FlexWorker> {
   const k = keys(inv.jobs.prefix);
   const cmd = deps.redis.duplicate();
   const sub = deps.redis.duplicate();
+  // Fix (core tests, Redis restart): duplicates do not inherit listeners; without one, ioredis prints
+  // "[ioredis] Unhandled error event" to stderr on every reconnect attempt, outside the JSON log.
+  for (const c of [cmd, sub])
+    c.on('error', (err: Error) => deps.log.warn({ err: err.message }, 'redis connection error'));
   const audit = new AuditLog(cmd, k.audit);
   const cancels = new CancelBoard(cmd, k.cancel, k.cancelChannel);
   await cancels.listen(sub);
@@ -117,7 +121,10 @@ export async function createWorker(deps: WorkerDeps): Promise<FlexWorker> {
       return await run(spec, job, data, args.data, reporter, ctl, token, log);
     } catch (err) {
       if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
-      const e = asAppError(err);
+      // Fix (core tests): when the signal fired for a lost Host lock, whatever the step threw on seeing it
+      // (often an abort error) is reported as that loss, never as a cancellation.
+      const aborted: unknown = ctl.signal.aborted ? ctl.signal.reason : undefined;
+      const e = asAppError(errorCode(aborted) === ErrorCode.lockLost ? aborted : err);
       if (
         e.code === ErrorCode.jobCancelled ||
         (ctl.signal.aborted && ctl.signal.reason?.message === 'cancelled')
@@ -154,7 +161,17 @@ export async function createWorker(deps: WorkerDeps): Promise<FlexWorker> {
     if (known) return { ts: known, posted: false };
     let ts: string;
     try {
-      const r = await deps.slack.chat.postMessage({ channel: data.channel, text: first.text, blocks: first.blocks as never });
+      // Fix (core tests): a 429 is waited out (Retry-After) instead of failing the attempt at once.
+      const r = await honourRetryAfter(
+        () =>
+          deps.slack.chat.postMessage({
+            channel: data.channel,
+            text: first.text,
+            blocks: first.blocks as never,
+          }),
+        log,
+        'chat.postMessage (job message)',
+      );
       ts = r.ts!;
     } catch (err) {
       const slackError = (err as { data?: { error?: string } }).data?.error ?? (err as Error).message;
@@ -164,10 +181,20 @@ export async function createWorker(deps: WorkerDeps): Promise<FlexWorker> {
           await fetch(data.responseUrl, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ response_type: 'ephemeral', text: `Could not start \`/flexvdi ${data.text}\`: the bot cannot post in this channel (${slackError}). Invite it with \`/invite @flexvdi\` and try again.` }),
+            body: JSON.stringify({
+              response_type: 'ephemeral',
+              text: `Could not start \`/flexvdi ${data.text}\`: the bot cannot post in this channel (${slackError}). Invite it with \`/invite @flexvdi\` and try again.`,
+            }),
           }).catch(() => {});
         }
-        await audit.record({ user: data.requester, command: data.text, channel: data.channel, outcome: 'failed', jobId: job.id!, detail: slackError });
+        await audit.record({
+          user: data.requester,
+          command: data.text,
+          channel: data.channel,
+          outcome: 'failed',
+          jobId: job.id!,
+          detail: slackError,
+        });
         throw new UnrecoverableError(`${ErrorCode.slackApi}: ${slackError}`);
       }
       throw new AppError(ErrorCode.slackApi, `chat.postMessage: ${slackError}`);
@@ -224,6 +251,8 @@ export async function createWorker(deps: WorkerDeps): Promise<FlexWorker> {
       plan: p,
       confirmId: pending.confirmId,
       expiresAt: pending.expiresAt,
+      // OCFS2 plugin: a plan may offer more buttons (Edit) beside Confirm/Cancel.
+      extraButtons: [],
     });
     await audit.record({
       user: data.requester,

@@ -72,7 +72,14 @@ describe('cancel across processes', () => {
     await waitForState(s, waiter.ts, /— cancelled/);
     await waitForState(s, holder.ts, /— completed/);
     expect(await traceOf(s, waiter.jobId)).toEqual([]);
-    expect(await traceOf(s, holder.jobId)).toEqual(['a:start', 'a:done', 'b:start', 'b:done', 'c:start', 'c:done']);
+    expect(await traceOf(s, holder.jobId)).toEqual([
+      'a:start',
+      'a:done',
+      'b:start',
+      'b:done',
+      'c:start',
+      'c:done',
+    ]);
     // the Host lock was released by the holder and not taken by the cancelled job
     await until(async () => (await s.redis.exists(`${s.prefix}:lock:cx2`)) === 0, 10_000, 'lock release');
   });

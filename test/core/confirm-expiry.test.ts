@@ -18,7 +18,11 @@ it('clicking Confirm after expiry runs nothing and marks the message expired', a
   const plan = await planOf(s, 'test change ex1');
   expect(messageText(s, plan.ts)).toContain('awaiting confirmation');
   // the pending confirmation is a Redis key with a TTL: wait until Redis has dropped it
-  await until(async () => (await s.redis.exists(`${s.prefix}:confirm:${plan.confirmId}`)) === 0, 10_000, 'confirmation to expire');
+  await until(
+    async () => (await s.redis.exists(`${s.prefix}:confirm:${plan.confirmId}`)) === 0,
+    10_000,
+    'confirmation to expire',
+  );
 
   const res = await s.click(OPS, plan.ts);
   expect(res.status).toBe(200);
@@ -29,7 +33,9 @@ it('clicking Confirm after expiry runs nothing and marks the message expired', a
 
   // a second click (e.g. another admin) is told the same; still nothing queued or run
   await s.click(OPS, plan.ts, { value: plan.confirmId, user: 'U0ADMIN01' });
-  await s.double.waitFor(() => s.double.ephemerals(OPS, ADMIN).filter((e) => e.text.includes('has expired')).length >= 2);
+  await s.double.waitFor(
+    () => s.double.ephemerals(OPS, ADMIN).filter((e) => e.text.includes('has expired')).length >= 2,
+  );
   expect(await jobsIn(s, 'run')).toHaveLength(0);
   expect((await s.trace()).filter((t) => !t.startsWith('plan:'))).toEqual([]);
   // each click is audited after its (rate-spaced) message edit

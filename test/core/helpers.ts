@@ -24,7 +24,13 @@ export function messageText(s: Stack, ts: string, channel = OPS): string {
 }
 
 /** Waits until the message at `ts` matches `re` (text or blocks). */
-export function waitForState(s: Stack, ts: string, re: RegExp, timeoutMs = 20_000, channel = OPS): Promise<string> {
+export function waitForState(
+  s: Stack,
+  ts: string,
+  re: RegExp,
+  timeoutMs = 20_000,
+  channel = OPS,
+): Promise<string> {
   return s.double.waitFor(
     () => {
       const t = messageText(s, ts, channel);
@@ -35,31 +41,47 @@ export function waitForState(s: Stack, ts: string, re: RegExp, timeoutMs = 20_00
 }
 
 /** Waits for an ephemeral reply to `user` containing `needle`. */
-export function waitForEphemeral(s: Stack, user: string, needle: string, channel = OPS, timeoutMs = 15_000): Promise<string> {
-  return s.double.waitFor(() => s.double.ephemerals(channel, user).find((e) => e.text.includes(needle))?.text, { timeoutMs });
+export function waitForEphemeral(
+  s: Stack,
+  user: string,
+  needle: string,
+  channel = OPS,
+  timeoutMs = 15_000,
+): Promise<string> {
+  return s.double.waitFor(
+    () => s.double.ephemerals(channel, user).find((e) => e.text.includes(needle))?.text,
+    { timeoutMs },
+  );
 }
 
 /** Sends a mutating command and waits for its plan (Confirm button shown); returns the message ts and confirm id. */
-export async function planOf(s: Stack, text: string, opts: { bot?: number } = {}): Promise<{ ts: string; confirmId: string }> {
+export async function planOf(
+  s: Stack,
+  text: string,
+  opts: { bot?: number } = {},
+): Promise<{ ts: string; confirmId: string }> {
   const res = await s.send(text, opts);
   if (res.status !== 200) throw new Error(`send ${text}: HTTP ${res.status}`);
   const msg = await s.double.waitFor(
     () =>
       s.double
         .messages(OPS)
-        .find((m) => m.text.startsWith(`/flexvdi ${text} —`) && findButtonValue(m.blocks, CONFIRM_ACTION) !== undefined),
+        .find(
+          (m) =>
+            m.text.startsWith(`/flexvdi ${text} —`) &&
+            findButtonValue(m.blocks, CONFIRM_ACTION) !== undefined,
+        ),
     { timeoutMs: 20_000 },
   );
   return { ts: msg.ts, confirmId: findButtonValue(msg.blocks, CONFIRM_ACTION)! };
 }
 
-/** The job id shown in a job message ("job `j-…`"). */
-export function jobIdIn(s: Stack, ts: string): string | undefined {
-  return /job `(j-[a-z0-9]+)`/.exec(messageText(s, ts))?.[1];
-}
-
 /** Polls `check` until it returns a truthy value (for state that lives in Redis, not in the Slack double). */
-export async function until<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+export async function until<T>(
+  check: () => Promise<T | undefined | null | false>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

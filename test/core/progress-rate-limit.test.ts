@@ -4,8 +4,8 @@
  * before the next attempt, after which the message still reaches its final state.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blocksText, OPS, type Stack, startStack } from '../support/harness.js';
-import { planOf, waitForState } from './helpers.js';
+import { blocksText, OPS, type Stack, startStack, USER } from '../support/harness.js';
+import { jobsIn, messageText, planOf, until, waitForState } from './helpers.js';
 
 let s: Stack;
 beforeAll(async () => {
@@ -23,7 +23,11 @@ describe('progress coalescing', () => {
     expect(final).toContain('changed (a,b,c)');
 
     const updates = s.double.calls('chat.update').filter((c) => c.params['ts'] === plan.ts);
-    const posted = s.double.calls('chat.postMessage').find((c) => c.params['text'] === '/flexvdi test change pr1 --progress-burst 200 --slow-ms 2500 — planning');
+    const posted = s.double
+      .calls('chat.postMessage')
+      .find(
+        (c) => c.params['text'] === '/flexvdi test change pr1 --progress-burst 200 --slow-ms 2500 — planning',
+      );
     expect(posted).toBeDefined();
     const seconds = (updates.at(-1)!.at - posted!.at) / 1000;
     // ≤ 1 edit per second per message, plus one for the edge of the first second
@@ -36,6 +40,7 @@ describe('progress coalescing', () => {
     expect(shown.size).toBeLessThanOrEqual(2);
     // the final edit is the final state
     expect(edits.at(-1)!.text).toContain('— completed');
+    await s.double.waitFor(() => s.double.thread(OPS, plan.ts).find((m) => m.text.includes('Result of')));
   });
 });
 
@@ -57,5 +62,41 @@ describe('Slack rate limits', () => {
     expect(next!.at - updates[limited]!.at).toBeGreaterThanOrEqual(1999);
     expect(updates.filter((c) => c.status === 429)).toHaveLength(1);
     expect(s.double.edits(OPS, plan.ts).at(-1)!.text).toContain('— completed');
+    await s.double.waitFor(() => s.double.thread(OPS, plan.ts).find((m) => m.text.includes('Result of')));
+  });
+});
+
+describe('Slack rate limits on posts', () => {
+  it('a 429 on the job message post is retried after Retry-After; one message, final state, job completed', async () => {
+    s.double.failNext('chat.postMessage', { status: 429, retryAfterSeconds: 2 });
+    const res = await s.send('test probe rl-post', { user: USER });
+    expect(res.status).toBe(200);
+    const msg = await s.waitForMessage(/probed .*rl-post/);
+    const posts = s.double
+      .calls('chat.postMessage')
+      .filter((c) => String(c.params['text']).includes('rl-post'));
+    expect(posts.map((c) => c.status)).toEqual([429, 200]);
+    // lower bound only: the second post waited for Retry-After
+    expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(1999);
+    expect(s.double.messages(OPS).filter((m) => m.text.includes('rl-post'))).toHaveLength(1);
+    expect(messageText(s, msg.ts)).toContain('— completed');
+    const job = (await jobsIn(s, 'run')).find((j) => j.data.text === 'test probe rl-post')!;
+    await until(async () => (await job.getState()) === 'completed', 10_000, 'completed');
+  });
+
+  it('a 429 on a thread post (the result details) is retried after Retry-After, and the post is not lost', async () => {
+    const plan = await planOf(s, 'test change pr3');
+    // the job message exists: the next post is the run's thread post of its 12-line result
+    s.double.failNext('chat.postMessage', { status: 429, retryAfterSeconds: 1 });
+    await s.click(OPS, plan.ts);
+    await waitForState(s, plan.ts, /— completed/);
+    const result = await s.double.waitFor(() =>
+      s.double.thread(OPS, plan.ts).find((m) => m.text.includes('Result of')),
+    );
+    expect(result.text).toContain('line 12: all good');
+    const posts = s.double.calls('chat.postMessage').filter((c) => c.params['thread_ts'] === plan.ts);
+    expect(posts.map((c) => c.status)).toEqual([429, 200]);
+    expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(999);
+    expect(s.double.thread(OPS, plan.ts).filter((m) => m.text.includes('Result of'))).toHaveLength(1);
   });
 });

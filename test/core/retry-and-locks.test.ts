@@ -34,7 +34,9 @@ describe('retry', () => {
     expect(await traceOf(s, job.jobId)).toEqual(['a:start', 'a:done', 'b:start']);
     const bull = await s.runtimes[0]!.queue.getJob(job.jobId);
     expect(bull!.attemptsMade).toBe(1);
-    await s.double.waitFor(() => s.double.thread(OPS, job.ts).find((m) => m.text.includes('code `test.boom`')));
+    await s.double.waitFor(() =>
+      s.double.thread(OPS, job.ts).find((m) => m.text.includes('code `test.boom`')),
+    );
 
     // only admins may retry
     await s.send(`retry ${job.jobId}`, { user: USER });
@@ -44,7 +46,15 @@ describe('retry', () => {
     await waitForEphemeral(s, ADMIN, `Retrying \`${job.jobId}\``);
     const done = await waitForState(s, job.ts, /— completed/);
     expect(done).toContain('changed (a,b,c)');
-    expect(await traceOf(s, job.jobId)).toEqual(['a:start', 'a:done', 'b:start', 'b:start', 'b:done', 'c:start', 'c:done']);
+    expect(await traceOf(s, job.jobId)).toEqual([
+      'a:start',
+      'a:done',
+      'b:start',
+      'b:start',
+      'b:done',
+      'c:start',
+      'c:done',
+    ]);
     // the new run posts its own result in the thread; the earlier failure details stay
     await s.double.waitFor(() => s.double.thread(OPS, job.ts).find((m) => m.text.includes('Result of')));
     // retrying a job that is no longer failed is refused
@@ -54,10 +64,20 @@ describe('retry', () => {
   });
 
   it('a retryable failure (ssh.connect_failed) is retried automatically with backoff; step a runs once', async () => {
-    const job = await confirmed('test change rt2 --fail-step b --fail-code ssh.connect_failed --fail-times 1');
+    const job = await confirmed(
+      'test change rt2 --fail-step b --fail-code ssh.connect_failed --fail-times 1',
+    );
     const done = await waitForState(s, job.ts, /— completed/);
     expect(done).toContain('changed (a,b,c)');
-    expect(await traceOf(s, job.jobId)).toEqual(['a:start', 'a:done', 'b:start', 'b:start', 'b:done', 'c:start', 'c:done']);
+    expect(await traceOf(s, job.jobId)).toEqual([
+      'a:start',
+      'a:done',
+      'b:start',
+      'b:start',
+      'b:done',
+      'c:start',
+      'c:done',
+    ]);
     await until(async () => (await jobState(job.jobId)) === 'completed', 10_000, 'BullMQ state completed');
     const bull = await s.runtimes[0]!.queue.getJob(job.jobId);
     expect(bull!.attemptsMade).toBe(2);
@@ -79,23 +99,78 @@ describe('retry', () => {
 });
 
 describe('per-Host locks', () => {
-  it('two jobs on the same Host never overlap; a job on another Host runs beside them', async () => {
+  it('two jobs on the same Host never overlap: the second starts only after the first has finished', async () => {
     const first = await confirmed('test change lk1 --slow-ms 1500');
-    await until(async () => (await traceOf(s, first.jobId)).includes('a:start'), 20_000, 'first job to start');
-    const second = await confirmed('test change lk1 --slow-ms 200');
-    const other = await confirmed('test change lk2 --slow-ms 200');
-    for (const j of [first, second, other]) await waitForState(s, j.ts, /— completed/);
+    await until(
+      async () => (await traceOf(s, first.jobId)).includes('a:start'),
+      20_000,
+      'first job to start',
+    );
+    const second = await confirmed('test change lk1');
+    for (const j of [first, second]) await waitForState(s, j.ts, /— completed/);
 
     const trace = await s.trace();
     const idx = (id: string, e: string) => trace.indexOf(`${id}:${e}`);
-    // same Host: the second starts only after the first has finished its last step
     expect(idx(second.jobId, 'a:start')).toBeGreaterThan(idx(first.jobId, 'c:done'));
     // the second was told it was waiting for the Host
     expect(s.double.edits(OPS, second.ts).some((e) => e.text.includes('— waiting'))).toBe(true);
-    // another Host: not held back by lk1's lock
-    expect(idx(other.jobId, 'a:start')).toBeLessThan(idx(first.jobId, 'c:done'));
-    for (const j of [first, second, other]) {
-      expect(await traceOf(s, j.jobId)).toEqual(['a:start', 'a:done', 'b:start', 'b:done', 'c:start', 'c:done']);
+    for (const j of [first, second]) {
+      expect(await traceOf(s, j.jobId)).toEqual([
+        'a:start',
+        'a:done',
+        'b:start',
+        'b:done',
+        'c:start',
+        'c:done',
+      ]);
     }
+  });
+
+  it('a job on another Host is not held back: it completes while the first is still in its step b', async () => {
+    const busy = await confirmed('test change lk3 --slow-ms 30000');
+    await until(async () => (await traceOf(s, busy.jobId)).includes('b:start'), 20_000, 'lk3 step b');
+    const other = await confirmed('test change lk4');
+    await waitForState(s, other.ts, /— completed/);
+    expect(await traceOf(s, busy.jobId)).toEqual(['a:start', 'a:done', 'b:start']);
+    // end the long job
+    await s.send(`cancel ${busy.jobId}`);
+    await waitForState(s, busy.ts, /— cancelled/);
+  });
+
+  it('a lease that expired while no other job took the Host is taken again; the job completes', async () => {
+    const job = await confirmed('test change lk6 --slow-ms 2500');
+    await until(async () => (await traceOf(s, job.jobId)).includes('b:start'), 20_000, 'lk6 step b');
+    // as after a Redis restart longer than the lease: the lock key is gone, nobody else holds the Host
+    await s.redis.del(`${s.prefix}:lock:lk6`);
+    await until(
+      async () => (await s.redis.get(`${s.prefix}:lock:lk6`))?.startsWith(`${job.jobId}:`),
+      10_000,
+      're-taken lock',
+    );
+    await waitForState(s, job.ts, /— completed/);
+    expect(await traceOf(s, job.jobId)).toEqual([
+      'a:start',
+      'a:done',
+      'b:start',
+      'b:done',
+      'c:start',
+      'c:done',
+    ]);
+  });
+
+  it('a job whose Host lock was taken over stops as "lost the Host lock", not as cancelled', async () => {
+    const job = await confirmed('test change lk7 --slow-ms 30000');
+    await until(async () => (await traceOf(s, job.jobId)).includes('b:start'), 20_000, 'lk7 step b');
+    // another job holds the Host now (its lease after ours had expired)
+    const intruder = 'j-intruder00:999999';
+    await s.redis.set(`${s.prefix}:lock:lk7`, intruder, 'PX', 60_000);
+    await s.redis.set(`${s.prefix}:lock:lk7:last`, intruder, 'EX', 600);
+    const text = await waitForState(s, job.ts, /— failed/);
+    expect(text).toContain('Lost the Host lock');
+    expect(text).not.toContain('Cancelled');
+    expect(await traceOf(s, job.jobId)).toEqual(['a:start', 'a:done', 'b:start', 'b:aborted']);
+    // the intruder's lock is left alone
+    expect(await s.redis.get(`${s.prefix}:lock:lk7`)).toBe(intruder);
+    await s.redis.del(`${s.prefix}:lock:lk7`, `${s.prefix}:lock:lk7:last`);
   });
 });

@@ -24,7 +24,9 @@ it(`${N} confirmed commands across 2 bots and 2 workers: no duplicate job, step,
   const texts = Array.from({ length: N }, (_, i) => `test change sx${i}`);
   // commands alternate between the two bots; each plan is double-clicked on both bots at once
   const plans = await Promise.all(texts.map((t, i) => planOf(s, t, { bot: i % 2 })));
-  const clicks = await Promise.all(plans.flatMap((p) => [s.click(OPS, p.ts, { bot: 0 }), s.click(OPS, p.ts, { bot: 1 })]));
+  const clicks = await Promise.all(
+    plans.flatMap((p) => [s.click(OPS, p.ts, { bot: 0 }), s.click(OPS, p.ts, { bot: 1 })]),
+  );
   expect(clicks.every((c) => c.status === 200)).toBe(true);
 
   for (const p of plans) await waitForState(s, p.ts, /— completed/, 30_000);
@@ -45,7 +47,9 @@ it(`${N} confirmed commands across 2 bots and 2 workers: no duplicate job, step,
     expect(thread.filter((m) => m.text.includes('Result of'))).toHaveLength(1);
   }
   // the losing click of every pair was told the plan was already confirmed
-  await s.double.waitFor(() => s.double.ephemerals(OPS).filter((e) => e.text.includes('Already confirmed by')).length >= N);
+  await s.double.waitFor(
+    () => s.double.ephemerals(OPS).filter((e) => e.text.includes('Already confirmed by')).length >= N,
+  );
   expect(s.double.ephemerals(OPS).filter((e) => e.text.includes('Already confirmed by'))).toHaveLength(N);
   await waitForEphemeral(s, 'U0ADMIN01', 'Already confirmed by');
   // plans were made once each

@@ -5,10 +5,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJobIdFor } from '../../src/bot/actions.js';
-import { blockActionsBody, newTriggerId, type SendResult, sendSigned, signSlackRequest, slashCommandBody } from '../../src/slack-double/index.js';
 import { CONFIRM_ACTION } from '../../src/slack/job-view.js';
+import {
+  blockActionsBody,
+  newTriggerId,
+  type SendResult,
+  sendSigned,
+  signSlackRequest,
+  slashCommandBody,
+} from '../../src/slack-double/index.js';
 import { ADMIN, findButtonValue, OPS, type Stack, startStack } from '../support/harness.js';
-import { allJobs, jobsIn, waitForState } from './helpers.js';
+import { allJobs, jobsIn, waitForEphemeral, waitForState } from './helpers.js';
 
 let s: Stack;
 let url: string;
@@ -21,7 +28,13 @@ afterAll(async () => {
 });
 
 const command = (text: string, triggerId = newTriggerId()) =>
-  slashCommandBody({ text, userId: ADMIN, channelId: OPS, responseUrl: s.double.responseUrl(OPS, ADMIN), triggerId });
+  slashCommandBody({
+    text,
+    userId: ADMIN,
+    channelId: OPS,
+    responseUrl: s.double.responseUrl(OPS, ADMIN),
+    triggerId,
+  });
 
 /** Nothing reached a handler: no job, no message, no ephemeral, no Web API call. */
 async function expectUntouched(): Promise<void> {
@@ -40,7 +53,10 @@ describe('requests that must not reach a handler', () => {
 
   it('a correctly signed request older than 5 minutes (a replay) gets 401', async () => {
     const old = Math.floor(Date.now() / 1000) - 5 * 60 - 30;
-    const res = await sendSigned(url, command('test change h1'), { secret: s.double.signingSecret, timestamp: old });
+    const res = await sendSigned(url, command('test change h1'), {
+      secret: s.double.signingSecret,
+      timestamp: old,
+    });
     expect(res.status).toBe(401);
     await expectUntouched();
   });
@@ -49,7 +65,10 @@ describe('requests that must not reach a handler', () => {
     const signed = command('test probe a');
     const altered = signed.replace('test+probe+a', 'test+probe+b');
     expect(altered).not.toBe(signed);
-    const res = await sendSigned(url, altered, { secret: s.double.signingSecret, headers: { ...signSlackRequest(s.double.signingSecret, signed) } });
+    const res = await sendSigned(url, altered, {
+      secret: s.double.signingSecret,
+      headers: { ...signSlackRequest(s.double.signingSecret, signed) },
+    });
     expect(res.status).toBe(401);
     await expectUntouched();
   });
@@ -64,14 +83,21 @@ describe('requests that must not reach a handler', () => {
   });
 
   it('a malformed payload= JSON (interaction) gets 400', async () => {
-    const res = await sendSigned(url, `payload=${encodeURIComponent('{"type":"block_actions","actions":[{')}`, { secret: s.double.signingSecret });
+    const res = await sendSigned(
+      url,
+      `payload=${encodeURIComponent('{"type":"block_actions","actions":[{')}`,
+      { secret: s.double.signingSecret },
+    );
     expect(res.status).toBe(400);
     await expectUntouched();
   });
 
   it('a form body of a command sent as text/plain or JSON gets 400', async () => {
     for (const contentType of ['text/plain', 'application/json']) {
-      const res = await sendSigned(url, command('test change h1'), { secret: s.double.signingSecret, contentType });
+      const res = await sendSigned(url, command('test change h1'), {
+        secret: s.double.signingSecret,
+        contentType,
+      });
       expect(res.status).toBe(400);
     }
     await expectUntouched();
@@ -110,6 +136,12 @@ describe('Slack redeliveries (X-Slack-Retry-Num) are idempotent', () => {
     const mine = () => s.double.messages(OPS).filter((m) => m.text.startsWith('/flexvdi test change h1 '));
     expect(mine()).toHaveLength(1);
     expect((await s.trace()).filter((t) => t === 'plan:h1')).toHaveLength(1);
+    // the audit trail records the request once, not once per delivery
+    const requested = async () =>
+      (await s.redis.xrange(`${s.prefix}:audit`, '-', '+')).filter(
+        ([, f]) => f.includes('requested') && f.includes('test change h1'),
+      );
+    expect(await requested()).toHaveLength(1);
 
     // the same block_actions click delivered twice (identical body, the second marked as a retry)
     const confirmId = findButtonValue(plan.blocks, CONFIRM_ACTION) ?? '';
@@ -124,13 +156,19 @@ describe('Slack redeliveries (X-Slack-Retry-Num) are idempotent', () => {
       action: { actionId: CONFIRM_ACTION, value: confirmId },
     });
     const c1 = await sendSigned(url, click, { secret: s.double.signingSecret });
-    const c2 = await sendSigned(url, click, { secret: s.double.signingSecret, retryNum: 1, retryReason: 'http_timeout' });
+    const c2 = await sendSigned(url, click, {
+      secret: s.double.signingSecret,
+      retryNum: 1,
+      retryReason: 'http_timeout',
+    });
     expect([c1.status, c2.status]).toEqual([200, 200]);
+    await waitForEphemeral(s, ADMIN, `Already confirmed by <@${ADMIN}>: job \`${runJobIdFor(confirmId)}\``);
     await waitForState(s, plan.ts, /completed/);
     const runs = (await jobsIn(s, 'run')).filter((j) => j.data.text === 'test change h1');
     expect(runs.map((j) => j.id)).toEqual([runJobIdFor(confirmId)]);
     const trace = await s.trace();
-    for (const step of ['a', 'b', 'c']) expect(trace.filter((t) => t.endsWith(`:${step}:start`))).toHaveLength(1);
+    for (const step of ['a', 'b', 'c'])
+      expect(trace.filter((t) => t.endsWith(`:${step}:start`))).toHaveLength(1);
     expect(mine()).toHaveLength(1);
   });
 

@@ -78,6 +78,11 @@ export interface StackOptions {
   plugins?: readonly Plugin[];
   tuning?: RuntimeOptions['workerTuning'];
   inventoryExtra?: string;
+  /**
+   * Use this inventory file (e.g. a testbed's) instead of writing one; the stack's key prefix is then the
+   * file's `jobs.prefix` (its Slack admins and channels should be ADMIN and OPS). `inventoryExtra` is ignored.
+   */
+  inventoryPath?: string;
   log?: Logger;
 }
 
@@ -99,7 +104,14 @@ export interface Stack {
   click(
     channel: string,
     ts: string,
-    opts?: { user?: string; actionId?: string; bot?: number; value?: string },
+    opts?: {
+      user?: string;
+      actionId?: string;
+      bot?: number;
+      value?: string;
+      triggerId?: string;
+      retryNum?: number;
+    },
   ): Promise<SendResult>;
   /** Waits until the message at `ts` has text matching `re`. */
   waitForMessage(
@@ -112,11 +124,13 @@ export interface Stack {
 export const blocksText = (blocks: unknown[]): string => JSON.stringify(blocks);
 
 export async function startStack(o: StackOptions = {}): Promise<Stack> {
-  const prefix = `t${randomBytes(5).toString('hex')}`;
+  const generated = `t${randomBytes(5).toString('hex')}`;
   const dir = mkdtempSync(path.join(tmpdir(), 'flexvdi-test-'));
-  const inventory = writeInventory(dir, { prefix, ...(o.inventoryExtra ? { extra: o.inventoryExtra } : {}) });
+  const inventory =
+    o.inventoryPath ??
+    writeInventory(dir, { prefix: generated, ...(o.inventoryExtra ? { extra: o.inventoryExtra } : {}) });
   const redisUrl = o.redisUrl ?? inject('redisUrl');
-  const botToken = `xoxb-test-${prefix}`;
+  const botToken = `xoxb-test-${generated}`;
   const double = await startSlackDouble({ botToken });
   const env = {
     REDIS_URL: redisUrl,
@@ -128,14 +142,18 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     LOG_LEVEL: 'warn',
   };
   const config = loadConfig(env);
+  const prefix = config.inventory.jobs.prefix;
   const log = o.log ?? createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const redis = new Redis(redisUrl);
+  // Like a worker's connection, the test plugin's trace writes wait for Redis to come back (tests that restart it)
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  redis.on('error', () => {}); // reconnects by itself; commands report their own errors
   const traceKey = `${prefix}:test-trace`;
   const plugins = o.plugins ?? [...builtinPlugins, testPlugin];
   const runtimes: Runtime[] = [];
   const nb = o.bots ?? 1;
   const nw = o.workers ?? 1;
-  const roles = o.roles ?? Array.from({ length: Math.max(nb, nw) }, (_, i) => ({ bot: i < nb, worker: i < nw }));
+  const roles =
+    o.roles ?? Array.from({ length: Math.max(nb, nw) }, (_, i) => ({ bot: i < nb, worker: i < nw }));
   for (const r of roles) {
     runtimes.push(
       await startRuntime({
