@@ -44,6 +44,9 @@ export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 /** Codes whose failure may go away by itself: the engine retries these with backoff, nothing else. */
 const RETRYABLE = new Set<string>([
   ErrorCode.lockBusy,
+  // Another job took the Host over while this one could not renew (e.g. Redis was away): the next attempt
+  // waits for the Host's lock again and resumes from the checkpoints.
+  ErrorCode.lockLost,
   ErrorCode.redisUnavailable,
   ErrorCode.sshConnect,
   ErrorCode.sshTimeout,

@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { type Bot, createBot } from './bot/app.js';
+import { type Bot, boltLogger, createBot } from './bot/app.js';
 import { startHealthServer } from './bot/http.js';
 import type { Config } from './config.js';
 import type { Plugin } from './core/plugin.js';
@@ -70,6 +70,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   if (o.roles.worker) {
     services = createServices(config, log);
     const slack = new WebClient(config.slack.botToken?.reveal(), {
+      logger: boltLogger(log),
       ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}),
       rejectRateLimitedCalls: true,
       retryConfig: { retries: 2, factor: 2, minTimeout: 200, maxTimeout: 2000 },

@@ -158,19 +158,30 @@ describe('per-Host locks', () => {
     ]);
   });
 
-  it('a job whose Host lock was taken over stops as "lost the Host lock", not as cancelled', async () => {
-    const job = await confirmed('test change lk7 --slow-ms 30000');
+  it('a job whose Host lock was taken over stops its step, waits for the Host, then resumes from its checkpoints', async () => {
+    const job = await confirmed('test change lk7 --slow-ms 6000');
     await until(async () => (await traceOf(s, job.jobId)).includes('b:start'), 20_000, 'lk7 step b');
     // another job holds the Host now (its lease after ours had expired)
     const intruder = 'j-intruder00:999999';
     await s.redis.set(`${s.prefix}:lock:lk7`, intruder, 'PX', 60_000);
     await s.redis.set(`${s.prefix}:lock:lk7:last`, intruder, 'EX', 600);
-    const text = await waitForState(s, job.ts, /— failed/);
-    expect(text).toContain('Lost the Host lock');
-    expect(text).not.toContain('Cancelled');
+    const waiting = await waitForState(s, job.ts, /Host lk7 is busy with job j-intruder00/);
+    expect(waiting).not.toContain('Cancelled');
     expect(await traceOf(s, job.jobId)).toEqual(['a:start', 'a:done', 'b:start', 'b:aborted']);
-    // the intruder's lock is left alone
+    // the intruder's lock was left alone while it held the Host
     expect(await s.redis.get(`${s.prefix}:lock:lk7`)).toBe(intruder);
     await s.redis.del(`${s.prefix}:lock:lk7`, `${s.prefix}:lock:lk7:last`);
+    await waitForState(s, job.ts, /— completed/);
+    // a is not repeated; b runs again (it never finished), then c
+    expect(await traceOf(s, job.jobId)).toEqual([
+      'a:start',
+      'a:done',
+      'b:start',
+      'b:aborted',
+      'b:start',
+      'b:done',
+      'c:start',
+      'c:done',
+    ]);
   });
 });
