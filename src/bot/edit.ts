@@ -152,17 +152,7 @@ export async function handleEditSubmission(
       'This plan is no longer pending (confirmed, cancelled or expired). Close this and run the command again.',
     );
   }
-  await ack();
-  await ctx.updater.update(
-    pending.channel,
-    pending.messageTs,
-    renderJob({
-      text: pending.text,
-      requester: pending.requester,
-      state: 'cancelled',
-      note: `Replaced by an edited plan (by <@${user}>); see the new plan message. Nothing was run.`,
-    }),
-  );
+  // Enqueued before the ack: if the queue is down, the old plan is given back and the modal says so.
   try {
     await enqueue(
       ctx.queue,
@@ -180,8 +170,22 @@ export async function handleEditSubmission(
     );
   } catch (err) {
     ctx.log.error({ err: asAppError(err).message, confirmId }, 'could not enqueue the edited plan');
-    return;
+    await ctx.confirmations.restore(pending).catch(() => {});
+    return problem(
+      'The job queue is unavailable right now (Redis?); the current plan stays valid. Submit again in a minute.',
+    );
   }
+  await ack();
+  await ctx.updater.update(
+    pending.channel,
+    pending.messageTs,
+    renderJob({
+      text: pending.text,
+      requester: pending.requester,
+      state: 'cancelled',
+      note: `Replaced by an edited plan (by <@${user}>); see the new plan message. Nothing was run.`,
+    }),
+  );
   await ctx.audit.record({
     user,
     command: pending.text,

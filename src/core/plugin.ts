@@ -30,6 +30,40 @@ export interface Plan {
   refused?: string;
   /** Values computed during planning that the steps must use unchanged (e.g. a pinned host key). */
   pinned?: Record<string, unknown>;
+  /**
+   * Offers an Edit button beside Confirm/Cancel: it opens a modal with these fields prefilled; the
+   * submitted values replace those args, are validated with the command's schema, and a new plan is made
+   * (the old one is superseded: its buttons stop working).
+   */
+  edit?: PlanEdit;
+}
+
+/** The Edit modal of a plan: one input per argument, prefilled with the values the plan used. */
+export interface PlanEdit {
+  /** Modal title (Slack allows 24 characters). */
+  title: string;
+  fields: EditField[];
+}
+
+export interface EditField {
+  /** The argument's name in the command's schema (camelCase, as in `args`). */
+  name: string;
+  label: string;
+  /** Prefilled value, as typed in chat; empty = not given. */
+  value: string;
+  hint?: string;
+  /** `number` fields are sent to the schema as numbers; `list` fields are one item per line, sent joined by ','. */
+  kind?: 'text' | 'number' | 'list';
+  /** May be left empty (the argument is then dropped and its default applies). */
+  optional?: boolean;
+}
+
+/** The action id of the Edit button (handled by the bot). */
+export const EDIT_ACTION = 'flexvdi_edit';
+
+/** The extra buttons a plan's message carries beside Confirm and Cancel. */
+export function planButtons(p: Plan): { text: string; actionId: string }[] {
+  return p.edit ? [{ text: 'Edit', actionId: EDIT_ACTION }] : [];
 }
 
 export interface ProgressReporter {

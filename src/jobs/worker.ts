@@ -252,7 +252,7 @@ export async function createWorker(deps: WorkerDeps): Promise<FlexWorker> {
       confirmId: pending.confirmId,
       expiresAt: pending.expiresAt,
       // OCFS2 plugin: a plan may offer more buttons (Edit) beside Confirm/Cancel.
-      extraButtons: [],
+      extraButtons: planButtons(p),
     });
     await audit.record({
       user: data.requester,

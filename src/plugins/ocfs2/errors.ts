@@ -1,0 +1,17 @@
+/** Error codes of the OCFS2 plugin (namespaced; none is retryable: each needs a person to act). */
+export const Ocfs2ErrorCode = {
+  /** The Host is not a node of the cluster (no node named after its hostname, or another IP). */
+  nodeNotListed: 'ocfs2.node_not_listed',
+  /** A file on the Host changed between the plan and the run: nothing is overwritten blindly. */
+  changedSincePlan: 'ocfs2.changed_since_plan',
+  /** o2cb is online with another configuration: that change needs the cluster offline. */
+  clusterOnline: 'ocfs2.cluster_online',
+  /** `service o2cb online` ran but `o2cb cluster-status` does not say online. */
+  onlineFailed: 'ocfs2.online_failed',
+  /** Reading back (`o2cb list-cluster`, checksum, timeouts) did not give what was planned. */
+  verifyFailed: 'ocfs2.verify_failed',
+  /** Some Hosts of a join finished and others did not; `/flexvdi retry` finishes it. */
+  incomplete: 'ocfs2.join_incomplete',
+  /** A Host lacks ocfs2-tools (no `o2cb`). */
+  toolsMissing: 'ocfs2.tools_missing',
+} as const;

@@ -1,0 +1,102 @@
+/**
+ * Which Hosts are nodes. The registration plugin decides what "registered" means: the inventory Hosts the
+ * Manager lists. When the Manager does not answer, the inventory stands in (and the plan says so). A node is
+ * named after the first label of the Host's FQDN — flexVDI Hosts carry their domain name, and the kernel
+ * matches a node name against the hostname or its part before the first '.'.
+ */
+import type { Config, InventoryHost } from '../../config.js';
+import { asAppError } from '../../errors.js';
+import type { ManagerClient } from '../../manager/index.js';
+import type { Reservation } from './args.js';
+import { type ClusterModel, type ClusterNode, DEFAULT_PORT } from './cluster-conf.js';
+
+export interface NodeSource {
+  hosts: InventoryHost[];
+  from: 'manager' | 'inventory';
+  /** One sentence for the summary: where the list came from. */
+  note: string;
+}
+
+export async function registeredHosts(config: Config, manager: ManagerClient): Promise<NodeSource> {
+  const inv = config.inventory.hosts;
+  try {
+    const ids = new Set((await manager.listHosts()).map((h) => h.hostId.toLowerCase()));
+    const hosts = inv.filter((h) => ids.has(h.fqdn.toLowerCase()));
+    return {
+      hosts,
+      from: 'manager',
+      note: `the Hosts registered with the Manager (${hosts.length} of ${inv.length} in the inventory)`,
+    };
+  } catch (err) {
+    return {
+      hosts: [...inv],
+      from: 'inventory',
+      note: `the inventory's ${inv.length} Hosts — the Manager did not answer (${asAppError(err).userMessage})`,
+    };
+  }
+}
+
+export const nodeNameOf = (h: InventoryHost): string => h.fqdn.split('.')[0]!;
+
+export interface PlannedNode extends ClusterNode {
+  role: 'first' | 'member' | 'reserved';
+  /** The inventory Host, when the node is one. */
+  host?: string;
+}
+
+/** First node 0, the other Hosts 1… in inventory order, reserved slots after them. */
+export function planNodes(
+  first: InventoryHost,
+  others: readonly InventoryHost[],
+  reserved: readonly Reservation[],
+): PlannedNode[] {
+  const hosts = [first, ...others.filter((h) => h.name !== first.name)];
+  return [
+    ...hosts.map((h, i) => ({
+      number: i,
+      name: nodeNameOf(h),
+      ip: h.ip,
+      port: DEFAULT_PORT,
+      role: i === 0 ? ('first' as const) : ('member' as const),
+      host: h.name,
+    })),
+    ...reserved.map((r, i) => ({
+      number: hosts.length + i,
+      name: r.name,
+      ip: r.ip,
+      port: DEFAULT_PORT,
+      role: 'reserved' as const,
+    })),
+  ];
+}
+
+/**
+ * Reserved slots that could never be taken: the name is an inventory Host's with another IP, or the IP is
+ * another inventory Host's.
+ */
+export function reservationProblems(config: Config, reserved: readonly Reservation[]): string[] {
+  const out: string[] = [];
+  for (const r of reserved) {
+    const short = r.name.toLowerCase().split('.')[0]!;
+    const byName = config.inventory.hosts.find((h) => nodeNameOf(h).toLowerCase() === short);
+    const byIp = config.inventory.hosts.find((h) => h.ip === r.ip);
+    if (byName && byName.ip !== r.ip)
+      out.push(`reserved \`${r.name}\` has IP ${r.ip}, but the inventory has ${byName.name} at ${byName.ip}`);
+    else if (byIp && nodeNameOf(byIp).toLowerCase() !== short)
+      out.push(`reserved \`${r.name}\`: ${r.ip} is ${byIp.name}'s address in the inventory`);
+  }
+  return out;
+}
+
+/** The cluster of planned nodes (local heartbeat: global mode needs disk regions, the storage step's job). */
+export const clusterOf = (name: string, nodes: readonly ClusterNode[]): ClusterModel => ({
+  name,
+  heartbeatMode: 'local',
+  nodes: nodes.map(({ number, name: n, ip, port }) => ({ number, name: n, ip, port })),
+  regions: [],
+});
+
+/** A valid OCFS2 cluster name from the inventory's cluster name (letters and digits, at most 16). */
+export function defaultClusterName(inventoryName: string): string {
+  return inventoryName.replace(/[^0-9A-Za-z]/g, '').slice(0, 16) || 'flexvdi';
+}
