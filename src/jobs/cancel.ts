@@ -3,6 +3,7 @@
  * bot is another process, so: the bot sets a flag key (read at every step boundary and when a job starts) and
  * publishes the job id; every worker subscribes and aborts the AbortController of the job if it holds it.
  */
+import { setMaxListeners } from 'node:events';
 import type { Redis } from 'ioredis';
 
 export class CancelBoard {
@@ -40,6 +41,8 @@ export class CancelBoard {
   /** Registers a running job; the returned signal aborts when someone cancels it. */
   track(jobId: string): AbortController {
     const ctl = new AbortController();
+    // One job signal is shared by every concurrent SSH operation of a fan-out (32+ Hosts): not a leak.
+    setMaxListeners(1000, ctl.signal);
     this.active.set(jobId, ctl);
     return ctl;
   }
