@@ -141,7 +141,8 @@ jobs: { prefix: ${prefix}, concurrency: 8 }
 
     const ours = `http://127.0.0.1:${ourPort}/slack/events`;
     const floor = `http://127.0.0.1:${barePort}/slack/events`;
-    const agent = new Agent({ keepAlive: true, maxSockets: burstSize * 2 });
+    // Fresh connections, as Slack delivers: keep-alive reuse races the servers' idle timeouts under load.
+    const agent = new Agent({ keepAlive: false, maxSockets: burstSize * 2 });
     let n = 0;
     const send = async (url: string) => {
       n++;
