@@ -34,7 +34,10 @@ const arg = (name: string, def: number) => {
 /* ---------- child roles ---------- */
 
 async function runDouble(): Promise<void> {
-  const d = await startSlackDouble({ botToken: process.env.BOT_TOKEN!, signingSecret: process.env.SIGNING_SECRET! });
+  const d = await startSlackDouble({
+    botToken: process.env.BOT_TOKEN!,
+    signingSecret: process.env.SIGNING_SECRET!,
+  });
   process.send?.({ apiUrl: d.apiUrl, url: d.url });
   process.on('message', (m: { want: string }) => {
     if (m.want === 'edits') {
@@ -47,7 +50,11 @@ async function runDouble(): Promise<void> {
 }
 
 async function runBare(): Promise<void> {
-  const receiver = new HTTPReceiver({ signingSecret: process.env.SIGNING_SECRET!, endpoints: ['/slack/events'], logLevel: LogLevel.ERROR });
+  const receiver = new HTTPReceiver({
+    signingSecret: process.env.SIGNING_SECRET!,
+    endpoints: ['/slack/events'],
+    logLevel: LogLevel.ERROR,
+  });
   const app = new App({
     token: process.env.BOT_TOKEN!,
     receiver,
@@ -118,7 +125,9 @@ jobs: { prefix: ${prefix}, concurrency: 8 }
 `,
     );
     const self = here;
-    const dbl = fork(self, [], { env: { ...process.env, BENCH_ROLE: 'double', BOT_TOKEN: botToken, SIGNING_SECRET: secret } });
+    const dbl = fork(self, [], {
+      env: { ...process.env, BENCH_ROLE: 'double', BOT_TOKEN: botToken, SIGNING_SECRET: secret },
+    });
     children.push(dbl);
     const { apiUrl } = await waitMessage<{ apiUrl: string }>(dbl, (m) => 'apiUrl' in m);
     const [ourPort, barePort, workerPort] = [await freePort(), await freePort(), await freePort()];
@@ -131,9 +140,23 @@ jobs: { prefix: ${prefix}, concurrency: 8 }
       SLACK_API_URL: apiUrl,
       LOG_LEVEL: 'error',
     };
-    const bot = spawn(process.execPath, [cli, 'bot'], { env: { ...env, PORT: String(ourPort) }, stdio: 'inherit' });
-    const worker = spawn(process.execPath, [cli, 'worker'], { env: { ...env, PORT: String(workerPort) }, stdio: 'inherit' });
-    const bare = fork(self, [], { env: { ...env, BENCH_ROLE: 'bare', PORT: String(barePort), BOT_TOKEN: botToken, SIGNING_SECRET: secret } });
+    const bot = spawn(process.execPath, [cli, 'bot'], {
+      env: { ...env, PORT: String(ourPort) },
+      stdio: 'inherit',
+    });
+    const worker = spawn(process.execPath, [cli, 'worker'], {
+      env: { ...env, PORT: String(workerPort) },
+      stdio: 'inherit',
+    });
+    const bare = fork(self, [], {
+      env: {
+        ...env,
+        BENCH_ROLE: 'bare',
+        PORT: String(barePort),
+        BOT_TOKEN: botToken,
+        SIGNING_SECRET: secret,
+      },
+    });
     children.push(bot, worker, bare);
     await waitMessage(bare, (m: { ready?: boolean }) => m.ready === true);
     await waitHttp(`http://127.0.0.1:${ourPort}/healthz`);
@@ -149,7 +172,13 @@ jobs: { prefix: ${prefix}, concurrency: 8 }
       const r = await sendSlashCommand(
         url,
         secret,
-        { text: 'hosts', userId: 'U0ADMIN01', channelId: 'C0OPS0001', responseUrl: `${apiUrl}../response/none`, triggerId: `bench.${n}.${Date.now()}` },
+        {
+          text: 'hosts',
+          userId: 'U0ADMIN01',
+          channelId: 'C0OPS0001',
+          responseUrl: `${apiUrl}../response/none`,
+          triggerId: `bench.${n}.${Date.now()}`,
+        },
         { agent },
       );
       if (r.status !== 200) throw new Error(`${url} answered ${r.status}: ${r.body}`);
@@ -172,7 +201,7 @@ jobs: { prefix: ${prefix}, concurrency: 8 }
     }
     const burst = { ours: [] as number[], bare: [] as number[] };
     for (let b = 0; b < bursts * 2; b++) {
-      const target = (b % 4 === 0 || b % 4 === 3) ? 'ours' : 'bare';
+      const target = b % 4 === 0 || b % 4 === 3 ? 'ours' : 'bare';
       const url = target === 'ours' ? ours : floor;
       const ms = await Promise.all(Array.from({ length: burstSize }, () => send(url)));
       burst[target].push(...ms);
@@ -183,7 +212,8 @@ jobs: { prefix: ${prefix}, concurrency: 8 }
     const queue = new Queue('flexvdi', { connection: conn, prefix });
     const total = 30 + single + bursts * burstSize;
     const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && (await queue.getJobCountByTypes('completed', 'failed')) < total) await new Promise((r) => setTimeout(r, 250));
+    while (Date.now() < deadline && (await queue.getJobCountByTypes('completed', 'failed')) < total)
+      await new Promise((r) => setTimeout(r, 250));
     const jobs = await queue.getJobs(['completed'], 0, -1);
     dbl.send({ want: 'edits' });
     const { firsts } = await waitMessage<{ firsts: Record<string, number> }>(dbl, (m) => 'firsts' in m);
@@ -199,11 +229,17 @@ jobs: { prefix: ${prefix}, concurrency: 8 }
     const f = (x: number) => x.toFixed(2).padStart(8);
     const row = (label: string, a: number[], b: number[]) =>
       `${label.padEnd(26)} ${f(pct(a, 50))} ${f(pct(a, 99))}   ${f(pct(b, 50))} ${f(pct(b, 99))}   ${(pct(a, 50) / pct(b, 50)).toFixed(2).padStart(6)}x ${(pct(a, 99) / pct(b, 99)).toFixed(2).padStart(6)}x`;
-    console.log(`\nack latency (ms), /flexvdi hosts, ${single} one at a time each, ${bursts} bursts of ${burstSize} each, interleaved`);
-    console.log(`${''.padEnd(26)} ${'ours p50'.padStart(8)} ${'p99'.padStart(8)}   ${'bare p50'.padStart(8)} ${'p99'.padStart(8)}   ${'p50 ratio'.padStart(7)} ${'p99 ratio'}`);
+    console.log(
+      `\nack latency (ms), /flexvdi hosts, ${single} one at a time each, ${bursts} bursts of ${burstSize} each, interleaved`,
+    );
+    console.log(
+      `${''.padEnd(26)} ${'ours p50'.padStart(8)} ${'p99'.padStart(8)}   ${'bare p50'.padStart(8)} ${'p99'.padStart(8)}   ${'p50 ratio'.padStart(7)} ${'p99 ratio'}`,
+    );
     console.log(row('one at a time', one.ours, one.bare));
     console.log(row(`bursts of ${burstSize}`, burst.ours, burst.bare));
-    console.log(`\nenqueue → first progress (job message posted): p50 ${pct(e2p, 50).toFixed(1)} ms, p99 ${pct(e2p, 99).toFixed(1)} ms (${e2p.length} jobs)`);
+    console.log(
+      `\nenqueue → first progress (job message posted): p50 ${pct(e2p, 50).toFixed(1)} ms, p99 ${pct(e2p, 99).toFixed(1)} ms (${e2p.length} jobs)`,
+    );
     console.log(
       `goals: one at a time p50 ≤ 1.1x bare → ${(pct(one.ours, 50) / pct(one.bare, 50)).toFixed(2)}x; bursts p99 ≤ 1.2x bare → ${(pct(burst.ours, 99) / pct(burst.bare, 99)).toFixed(2)}x; Slack's limit 3000 ms`,
     );

@@ -29,7 +29,9 @@ describe('read-only command', () => {
     expect(s.double.messages('C0RANDOM1')).toHaveLength(1);
     // a job that finishes within the debounce costs one Slack call: the post already carries the result
     expect(s.double.edits('C0RANDOM1', done.ts)).toHaveLength(0);
-    expect(s.double.calls('chat.postMessage').filter((c) => c.params['channel'] === 'C0RANDOM1')).toHaveLength(1);
+    expect(
+      s.double.calls('chat.postMessage').filter((c) => c.params['channel'] === 'C0RANDOM1'),
+    ).toHaveLength(1);
   });
 
   it('answers help in the ack body, generated from the registry', async () => {
