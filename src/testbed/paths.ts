@@ -3,6 +3,8 @@
  * (never copied to dist): the repo root is computed from this module's URL, which is either
  * `<repo>/src/testbed/paths.ts` (tests, run from the sources) or `<repo>/dist/src/testbed/paths.js` (the CLI).
  */
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,10 +15,34 @@ export const runningFromDist = here.split(path.sep).includes('dist');
 
 export const repoRoot = path.resolve(here, runningFromDist ? '../../..' : '../..');
 
-export const scriptsDir = path.join(repoRoot, 'src', 'testbed', 'scripts');
+/**
+ * A Host sees this machine's files except the folders it has its own of (host-mounts.ts): a repo checked
+ * out below one of them (a CI clone in /tmp, a home folder) would be invisible inside the Hosts, so its
+ * state and the scripts the Hosts run go to /var/tmp instead.
+ */
+const HOST_OWN_DIRS = ['/tmp', '/run', '/root', '/home', '/var/log', '/dev'];
+const repoHidden = HOST_OWN_DIRS.some((d) => repoRoot === d || repoRoot.startsWith(`${d}/`));
+const visibleBase = path.join(
+  '/var/tmp/flexvdi-testbed',
+  createHash('sha256').update(repoRoot).digest('hex').slice(0, 8),
+);
 
-/** Default parent of every testbed's state folder: `<repo>/.state/testbed/<name>/`. */
-export const defaultStateRoot = path.join(repoRoot, '.state', 'testbed');
+const sourceScriptsDir = path.join(repoRoot, 'src', 'testbed', 'scripts');
+
+function hostVisibleScripts(): string {
+  const dir = path.join(visibleBase, 'scripts');
+  mkdirSync(dir, { recursive: true });
+  cpSync(sourceScriptsDir, dir, { recursive: true });
+  return dir;
+}
+
+/** The Hosts run these scripts (host-init, the o2cb/mount emulation): a folder every Host can see. */
+export const scriptsDir = repoHidden ? hostVisibleScripts() : sourceScriptsDir;
+
+/** Default parent of every testbed's state folder: `<repo>/.state/testbed/<name>/` (see HOST_OWN_DIRS). */
+export const defaultStateRoot = repoHidden
+  ? path.join(visibleBase, 'state')
+  : path.join(repoRoot, '.state', 'testbed');
 
 /** Machine-wide registry of running testbeds (tmpfs: gone after a reboot, like the namespaces it names). */
 export const registryDir = '/run/flexvdi-testbed';
