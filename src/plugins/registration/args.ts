@@ -14,7 +14,8 @@ export const hostArg = z
   .string()
   .max(253)
   .superRefine((v, ctx) => {
-    if (isIP(v) === 6) ctx.addIssue({ code: z.ZodIssueCode.custom, message: IPV4_ONLY });
+    if (isIP(v) === 6 || (/^\d+(\.\d+){3}$/.test(v) && !isIPv4(v)))
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: IPV4_ONLY });
     else if (!isIPv4(v) && !hostnameRe.test(v))
       ctx.addIssue({
         code: z.ZodIssueCode.custom,

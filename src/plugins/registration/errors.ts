@@ -8,6 +8,8 @@ export const RegistrationErrorCode = {
   incomplete: 'registration.incomplete',
   /** A Host→Host SSH connection with strict host key checking failed after the keys were distributed. */
   verifyFailed: 'registration.verify_failed',
+  /** ~flexvdi/.ssh or a key file in it is a symlink: root does not write through links the user controls. */
+  unsafeFiles: 'registration.unsafe_files',
   /** The Manager accepted the registration but does not list the Host. */
   notListed: 'registration.not_listed',
 } as const;

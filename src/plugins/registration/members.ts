@@ -21,7 +21,10 @@ export interface Registered {
 }
 
 export async function registeredHosts(config: Config, manager: ManagerClient): Promise<Registered> {
-  const list = await manager.listHosts();
+  return registeredFrom(config, await manager.listHosts());
+}
+
+export function registeredFrom(config: Config, list: readonly HostSummary[]): Registered {
   const byId = new Map(list.map((h) => [h.hostId.toLowerCase(), h]));
   const inv = config.inventory.hosts;
   const known = new Set(inv.map(hostIdOf));

@@ -1,0 +1,228 @@
+/**
+ * The steps register-host and replace-host share after the Manager knows the Host: bring every registered
+ * Host's key files in line with the cluster (key-files.ts), check Host→Host SSH both ways, and check that the
+ * Manager lists the Host.
+ *
+ * Resumable: each Host's flexvdi key, once read, and each Host's "done for this exact set of keys" are
+ * per-Host checkpoints. A run that is killed, or that fails on a Host that is down, is finished by the next
+ * run (stalled-job recovery or `/flexvdi retry`) without touching the Hosts that are already done; a Host
+ * whose files were written just before a crash is re-read and, already holding every key, left unchanged.
+ */
+import { createHash } from 'node:crypto';
+import type { InventoryHost } from '../../config.js';
+import type { StepContext } from '../../core/plugin.js';
+import { AppError, asAppError, isRetryableCode } from '../../errors.js';
+import { servicesOf, targetOf } from '../../services.js';
+import { fanout } from '../../ssh/index.js';
+import { hostIdOf } from './args.js';
+import { RegistrationErrorCode } from './errors.js';
+import {
+  ensureAuthorizedKeysFile,
+  type HostState,
+  inspectHost,
+  probeFrom,
+  requireFlexvdiKey,
+  requireNoSymlinks,
+  SYSTEM_KNOWN_HOSTS,
+} from './host-state.js';
+import type { PublicKey } from './key-files.js';
+import { describeDrift, driftOf, memberOf, productPins, registeredHosts } from './members.js';
+
+export interface HostKeysOutcome {
+  changes: string;
+  /** Done by an earlier run of this job for the same set of keys: nothing was read or written now. */
+  earlier: boolean;
+}
+
+export interface DistributeResult {
+  members: string[];
+  hosts: Record<string, HostKeysOutcome>;
+}
+
+/** Hosts of the key exchange: the registered ones plus `subject` (in inventory order). */
+async function membersWith(ctx: StepContext<unknown>, subject: InventoryHost): Promise<InventoryHost[]> {
+  const { manager } = servicesOf(ctx.services.extra);
+  const reg = await registeredHosts(ctx.services.config, manager);
+  const names = new Set([...reg.hosts.map((h) => h.name), subject.name]);
+  return ctx.services.config.inventory.hosts.filter((h) => names.has(h.name));
+}
+
+function partialFailure(
+  ctx: StepContext<unknown>,
+  what: string,
+  failed: Map<string, AppError>,
+  done: number,
+): AppError {
+  const list = [...failed.entries()].map(([n, e]) => `${n} (${e.userMessage})`).join('; ');
+  const all = [...failed.values()];
+  // Only transient failures (a Host unreachable) let the engine retry by itself; anything else waits for a person.
+  const code = all.every((e) => isRetryableCode(e.code)) ? all[0]!.code : RegistrationErrorCode.incomplete;
+  return new AppError(code, `${what} failed on ${[...failed.keys()].join(', ')}`, {
+    userMessage:
+      `${what} failed on ${list}. ${done} other Host${done === 1 ? ' is' : 's are'} done. ` +
+      `Fix the Host${failed.size === 1 ? '' : 's'} named, then \`/flexvdi retry ${ctx.jobId}\` finishes only what is missing.`,
+    details: { failed: [...failed.keys()] },
+  });
+}
+
+export async function distributeKeys(
+  ctx: StepContext<unknown>,
+  subject: InventoryHost,
+): Promise<DistributeResult> {
+  const { ssh } = servicesOf(ctx.services.extra);
+  const concurrency = ctx.services.config.inventory.ssh.concurrency;
+  const hosts = await membersWith(ctx, subject);
+  const pins = await productPins(ctx.services.config, hosts);
+  const states = new Map<string, HostState>();
+  const failed = new Map<string, AppError>();
+  const flexvdiKeys = new Map<string, PublicKey>();
+
+  // 1. Every member's flexvdi public key (read once per job).
+  const read = await fanout(
+    hosts.map(targetOf),
+    async (t, signal) => {
+      const saved = await ctx.checkpoint.get<PublicKey>(`flexvdi-key:${t.name}`);
+      if (saved) return saved;
+      ctx.progress.host(t.name, 'running', 'reading keys');
+      const s = await inspectHost(ssh, t, signal);
+      states.set(t.name, s);
+      const key = requireFlexvdiKey(t.name, s).key;
+      await ctx.checkpoint.set(`flexvdi-key:${t.name}`, key);
+      return key;
+    },
+    { concurrency, signal: ctx.signal },
+  );
+  for (const r of read) {
+    if (r.ok) flexvdiKeys.set(r.target.name, r.value);
+    else failed.set(r.target.name, r.error);
+  }
+  const members = hosts.map((h) => memberOf(h, flexvdiKeys.get(h.name) ?? null, pins.get(h.name) ?? []));
+  const digest = createHash('sha256').update(JSON.stringify(members)).digest('hex').slice(0, 32);
+
+  // 2. Each member's files brought in line with all the keys known (lines for unreadable Hosts untouched).
+  const outcome: Record<string, HostKeysOutcome> = {};
+  const write = await fanout(
+    hosts.filter((h) => !failed.has(h.name)).map(targetOf),
+    async (t, signal): Promise<HostKeysOutcome> => {
+      if ((await ctx.checkpoint.get<string>(`keys:${t.name}`)) === digest) {
+        ctx.progress.host(t.name, 'ok', 'keys in sync (earlier run)');
+        return { changes: '', earlier: true };
+      }
+      ctx.progress.host(t.name, 'running', 'updating keys');
+      const s = states.get(t.name) ?? (await inspectHost(ssh, t, signal));
+      requireFlexvdiKey(t.name, s);
+      requireNoSymlinks(t.name, s);
+      const d = driftOf(s, members);
+      const opts = { backup: true, ...(signal ? { signal } : {}) };
+      const ak = `${s.home}/.ssh/authorized_keys`;
+      if (d.authorizedKeys.added + d.authorizedKeys.removed > 0) {
+        if (s.authorizedKeys === null) await ensureAuthorizedKeysFile(ssh, t, s.home, signal);
+        await ssh.writeFileAtomic(t, ak, d.authorizedKeys.text, opts);
+      }
+      if (d.knownHosts.added + d.knownHosts.removed > 0)
+        await ssh.writeFileAtomic(t, SYSTEM_KNOWN_HOSTS, d.knownHosts.text, opts);
+      if (d.userKnownHosts && d.userKnownHosts.removed > 0)
+        await ssh.writeFileAtomic(t, `${s.home}/.ssh/known_hosts`, d.userKnownHosts.text, opts);
+      await ctx.checkpoint.set(`keys:${t.name}`, digest);
+      const changes = describeDrift(d);
+      ctx.progress.host(t.name, 'ok', changes || 'keys already in sync');
+      return { changes, earlier: false };
+    },
+    { concurrency, signal: ctx.signal },
+  );
+  for (const r of write) {
+    if (r.ok) outcome[r.target.name] = r.value;
+    else failed.set(r.target.name, r.error);
+  }
+  for (const [name, e] of failed) ctx.progress.host(name, 'failed', e.userMessage.slice(0, 120));
+  if (failed.size) throw partialFailure(ctx, 'Updating the SSH keys', failed, Object.keys(outcome).length);
+  return { members: hosts.map((h) => h.name), hosts: outcome };
+}
+
+/**
+ * How many Hosts connect to the subject at once. sshd's MaxStartups (default 10:30:100) starts dropping
+ * unauthenticated connections at random beyond 10 ("kex_exchange_identification: Connection reset"), so
+ * the checks towards one Host stay below it whatever the configured fan-out.
+ */
+const INBOUND_CHECKS = 8;
+
+export interface VerifyResult {
+  /** "from→to" for every connection checked, all successful. */
+  checked: string[];
+}
+
+/** `ssh -o StrictHostKeyChecking=yes` as flexvdi from every other member to `subject`, and back. */
+export async function verifyMesh(ctx: StepContext<unknown>, subject: InventoryHost): Promise<VerifyResult> {
+  const { ssh } = servicesOf(ctx.services.extra);
+  const others = (await membersWith(ctx, subject)).filter((h) => h.name !== subject.name);
+  const failed = new Map<string, AppError>();
+  const checked: string[] = [];
+  const problems: string[] = [];
+  const to = [{ ip: subject.ip, port: subject.port }];
+  const [inbound, outbound] = await Promise.all([
+    fanout(others.map(targetOf), (t, signal) => probeFrom(ssh, t, to, signal), {
+      concurrency: Math.min(INBOUND_CHECKS, ctx.services.config.inventory.ssh.concurrency),
+      signal: ctx.signal,
+    }),
+    probeFrom(ssh, targetOf(subject), others, ctx.signal).then(
+      (v) => ({ ok: true as const, value: v }),
+      (err: unknown) => ({ ok: false as const, error: asAppError(err) }),
+    ),
+  ]);
+  if (!outbound.ok) failed.set(subject.name, outbound.error);
+  for (const [i, o] of others.entries()) {
+    const inb = inbound[i]!;
+    const out = outbound.ok ? outbound.value[i]! : undefined;
+    const marks: string[] = [];
+    if (!inb.ok) failed.set(o.name, inb.error);
+    else if (inb.value[0]?.ok) {
+      checked.push(`${o.name}→${subject.name}`);
+      marks.push(`→ ${subject.name} ✓`);
+    } else problems.push(`${o.name} → ${subject.name}: ${inb.value[0]?.error ?? 'failed'}`);
+    if (out?.ok) {
+      checked.push(`${subject.name}→${o.name}`);
+      marks.push(`← ${subject.name} ✓`);
+    } else if (out) problems.push(`${subject.name} → ${o.name}: ${out.error ?? 'failed'}`);
+    const bad = !inb.ok || !inb.value[0]?.ok || !out?.ok;
+    ctx.progress.host(o.name, bad ? 'failed' : 'ok', marks.join(' ') || 'SSH check failed');
+  }
+  ctx.progress.host(
+    subject.name,
+    failed.has(subject.name) || problems.length ? 'failed' : 'ok',
+    'SSH checked',
+  );
+  for (const [n, e] of failed) problems.push(`${n}: ${e.userMessage}`);
+  if (problems.length) {
+    throw new AppError(
+      RegistrationErrorCode.verifyFailed,
+      `Host→Host SSH check failed: ${problems.join('; ')}`,
+      {
+        userMessage:
+          `Host→Host SSH with strict host key checking failed: ${problems.slice(0, 8).join('; ')}` +
+          `${problems.length > 8 ? ` (and ${problems.length - 8} more)` : ''}. ` +
+          `After fixing it, \`/flexvdi retry ${ctx.jobId}\` checks again.`,
+      },
+    );
+  }
+  return { checked };
+}
+
+export interface ManagerListing {
+  status: string;
+  lastHeartbeat: string | null;
+}
+
+/** The Manager must list the Host once it is registered. */
+export async function checkListed(
+  ctx: StepContext<unknown>,
+  subject: InventoryHost,
+): Promise<ManagerListing> {
+  const { manager } = servicesOf(ctx.services.extra);
+  const found = (await manager.listHosts()).find((h) => h.hostId.toLowerCase() === hostIdOf(subject));
+  if (!found) {
+    throw new AppError(RegistrationErrorCode.notListed, `the Manager does not list ${hostIdOf(subject)}`, {
+      userMessage: `The Manager accepted the registration of ${subject.fqdn} but does not list it. Check the Manager, then \`/flexvdi retry ${ctx.jobId}\`.`,
+    });
+  }
+  return { status: found.status, lastHeartbeat: found.lastHeartbeat };
+}
