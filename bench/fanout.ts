@@ -25,9 +25,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { type Config, loadConfig } from '../src/config.js';
-import type { AnyCommand, PluginServices } from '../src/core/plugin.js';
+import type { PlanEnv, PluginServices, StepEnv } from '../src/core/plugin.js';
+import { createRegistry } from '../src/core/registry.js';
 import { createLogger } from '../src/log.js';
-import { registerHostCommand } from '../src/plugins/registration/commands/register-host.js';
+import { builtinPlugins } from '../src/plugins/index.js';
 import { createServices, targetOf } from '../src/services.js';
 import { createSshPool, fanout, readKnownHosts, type SshTarget } from '../src/ssh/index.js';
 import { testbedDown, testbedUp } from '../src/testbed/index.js';
@@ -259,42 +260,49 @@ async function negotiated(t: SshTarget): Promise<{ kex: string; cipher: string; 
   };
 }
 
+/** The shipped plugins, checked as at boot: commands are run through the registry, as the worker does. */
+const registry = createRegistry(builtinPlugins);
+
 /** Plan + steps + result of one command, as the worker runs them (no Slack, no queue), timed. */
-async function runCommand(spec: AnyCommand, rawArgs: unknown, services: PluginServices) {
-  const args = spec.args.parse(rawArgs);
+async function runCommand(id: string, rawArgs: unknown, services: PluginServices) {
+  const command = registry.runnable(services).get(id);
+  if (!command) throw new Error(`no command ${id}`);
+  const bound = command.bind(rawArgs);
+  if (!bound.ok) throw bound.error;
   const signal = new AbortController().signal;
   setMaxListeners(0, signal); // as many listeners as SSH calls in flight
-  const base = { args, requester: 'UBENCH', isAdmin: true, services, signal };
+  const base: PlanEnv = { requester: 'UBENCH', isAdmin: true, services, signal };
   const t0 = performance.now();
-  const plan = await spec.plan(base);
+  const plan = await bound.value.plan(base);
   if (plan.refused || plan.noop) throw new Error(`plan refused: ${plan.refused ?? plan.summary}`);
   const planMs = performance.now() - t0;
+  const run = bound.value.withPinned(plan.pinned ?? null);
+  if (!run.ok) throw run.error;
   const saved = new Map<string, unknown>();
-  const results: Record<string, unknown> = {};
-  const ctx = {
+  const results = new Map<string, unknown>();
+  const env: StepEnv = {
     ...base,
     jobId: 'bench',
     attempt: 1,
     results,
-    pinned: plan.pinned ?? {},
     progress: { step: () => {}, host: () => {} },
     checkpoint: {
-      get: async <T>(k: string) => saved.get(k) as T | undefined,
-      set: async (k: string, v: unknown) => void saved.set(k, v),
+      get: async (k, schema) => (saved.has(k) ? schema.parse(saved.get(k)) : undefined),
+      set: async (k, _schema, v) => void saved.set(k, v),
     },
   };
   const stepMs: Record<string, number> = {};
-  for (const step of spec.steps) {
+  for (const step of run.value.steps) {
     const s0 = performance.now();
-    results[step.id] = await step.run({ ...ctx, results: { ...results } });
+    results.set(step.id, await step.run(env));
     stepMs[step.id] = Math.round(performance.now() - s0);
   }
-  const result = await spec.result({ ...ctx, results });
+  const result = await run.value.result(env);
   return {
     planMs: Math.round(planMs),
     stepMs,
     totalMs: Math.round(performance.now() - t0),
-    summary: result.summary,
+    summary: result.summary.mrkdwn,
   };
 }
 
@@ -398,7 +406,11 @@ async function main() {
         await live.ssh.close();
         live = createServices(config, log);
       }
-      const r = await runCommand(registerHostCommand, { host: h.name }, { config, log, extra: { ...live } });
+      const r = await runCommand(
+        'register-host',
+        { host: h.name },
+        registry.services({ config, log, ...live }),
+      );
       if (h.name !== 'host16' && h.name !== 'host32') continue;
       const steps = Object.entries(r.stepMs).map(([k, v]) => `${k} ${v} ms`);
       console.log(

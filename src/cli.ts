@@ -5,7 +5,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { destination } from 'pino';
-import { type Config, exampleInventoryPath, loadConfig, requireSlackCredentials, Secret } from './config.js';
+import {
+  type Config,
+  exampleInventoryPath,
+  loadConfig,
+  loadLogLevel,
+  requireSlackCredentials,
+  Secret,
+} from './config.js';
 import { asAppError, ErrorCode } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { type Runtime, startRuntime } from './runtime.js';
@@ -113,7 +120,14 @@ export async function main(argv: string[]): Promise<number | undefined> {
   const [cmd, ...args] = argv;
   // `testbed` and `doctor` print for a person on stdout; their logs go to stderr so the two do not mix.
   const toStderr = cmd === 'testbed' || cmd === 'doctor';
-  const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info' }, toStderr ? destination(2) : undefined);
+  let level: string;
+  try {
+    level = loadLogLevel();
+  } catch (err) {
+    process.stderr.write(`flexvdi-chatops: ${asAppError(err).message}\n`);
+    return 2;
+  }
+  const log = createLogger({ level }, toStderr ? destination(2) : undefined);
   try {
     switch (cmd) {
       case 'start':

@@ -180,6 +180,8 @@ export interface Config {
   readonly managerPassword: () => Secret;
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 const envSchema = z.object({
   REDIS_URL: z
     .string()
@@ -194,8 +196,24 @@ const envSchema = z.object({
   SLACK_API_URL: z.string().url('must be a URL such as http://127.0.0.1:3001/api/').optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   FLEXVDI_CONFIG: z.string().min(1).optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
+
+/**
+ * LOG_LEVEL alone, read before the rest of the configuration (the CLI needs a logger to report a bad
+ * inventory). An invalid value is a configuration error naming the variable and the valid values.
+ */
+export function loadLogLevel(env: NodeJS.ProcessEnv = process.env): (typeof LOG_LEVELS)[number] {
+  const r = z
+    .enum(LOG_LEVELS)
+    .default('info')
+    .safeParse(env['LOG_LEVEL'] || undefined);
+  if (r.success) return r.data;
+  throw new AppError(
+    ErrorCode.configInvalid,
+    `LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')} (got "${String(env['LOG_LEVEL']).slice(0, 40)}")`,
+  );
+}
 
 export function formatZodIssues(error: z.ZodError, root = ''): string {
   return error.issues

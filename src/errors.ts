@@ -36,6 +36,8 @@ export const ErrorCode = {
   managerBadResponse: 'manager.bad_response',
   inventoryUnknownHost: 'inventory.unknown_host',
   slackApi: 'slack.api_error',
+  slackCannotPost: 'slack.cannot_post',
+  stepResultInvalid: 'step.invalid_result',
   internal: 'internal.error',
 } as const;
 
@@ -90,10 +92,19 @@ export function errorCode(err: unknown): string {
 
 export function asAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  if (err && typeof err === 'object' && (err as { name?: unknown }).name === 'AppError') {
-    const e = err as { code?: string; message?: string; userMessage?: string };
-    return new AppError(e.code ?? ErrorCode.internal, e.message ?? 'error', {
-      userMessage: e.userMessage ?? e.message ?? 'error',
+  // An AppError read back from Redis or another process is a plain object; so is a coded error from a
+  // library: classified by its namespaced code, whatever its class.
+  const code = errorCode(err);
+  if (
+    err &&
+    typeof err === 'object' &&
+    (code !== ErrorCode.internal || (err as { name?: unknown }).name === 'AppError')
+  ) {
+    const e = err as { message?: unknown; userMessage?: unknown };
+    const message = typeof e.message === 'string' ? e.message : 'error';
+    return new AppError(code, message, {
+      cause: err,
+      userMessage: typeof e.userMessage === 'string' ? e.userMessage : message,
     });
   }
   const message = err instanceof Error ? err.message : String(err);

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { type Bot, boltLogger, createBot } from './bot/app.js';
 import { startHealthServer } from './bot/http.js';
 import type { Config } from './config.js';
-import type { Plugin } from './core/plugin.js';
+import type { AnyPlugin } from './core/plugin.js';
 import { createRegistry } from './core/registry.js';
 import { createQueue, type FlexQueue } from './jobs/queue.js';
 import { assertRedisReachable, createRedis } from './jobs/redis.js';
@@ -25,9 +25,9 @@ export interface RuntimeOptions {
   log: Logger;
   roles: { bot: boolean; worker: boolean };
   /** Plugins to register (default: the shipped ones). */
-  plugins?: readonly Plugin[];
-  /** Live clients for the plugins (ssh pool, manager client). */
-  extra?: Record<string, unknown>;
+  plugins?: readonly AnyPlugin[];
+  /** Replaces live clients for the plugins (tests: a Manager client pointed elsewhere). */
+  services?: Partial<Services>;
   workerTuning?: WorkerDeps['tuning'];
 }
 
@@ -82,7 +82,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       registry,
       slack,
       metrics,
-      extra: { ...services, ...o.extra },
+      services: { ...services, ...o.services },
       ...(o.workerTuning ? { tuning: o.workerTuning } : {}),
     });
   }

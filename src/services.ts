@@ -1,6 +1,7 @@
 /**
  * The live clients plugins use, built from the Config: the SSH pool (pinned host keys, one connection per
  * Host) and the Manager client. Both are lazy: nothing connects, and no secret is read, until first use.
+ * The worker gives them to the registry, which adds what the plugins contribute (`PluginServices`).
  */
 import type { Logger } from 'pino';
 import type { Config, InventoryHost } from './config.js';
@@ -38,12 +39,4 @@ export function createServices(config: Config, log: Logger): Services {
 
 export function targetOf(h: InventoryHost): SshTarget {
   return { name: h.name, host: h.ip, port: h.port, fqdn: h.fqdn, ...(h.user ? { user: h.user } : {}) };
-}
-
-/** Typed access to the services a plugin was given (the worker passes them in `extra`). */
-export function servicesOf(extra: Readonly<Record<string, unknown>>): Services {
-  const ssh = extra['ssh'] as SshPool | undefined;
-  const manager = extra['manager'] as ManagerClient | undefined;
-  if (!ssh || !manager) throw new Error('worker started without the ssh and manager services');
-  return { ssh, manager };
 }

@@ -5,18 +5,39 @@
  */
 import type { BlockAction, ButtonAction, RespondFn } from '@slack/bolt';
 import { planButtons } from '../core/plugin.js';
+import { md } from '../core/text.js';
 import { asAppError } from '../errors.js';
 import type { ClaimResult, Pending } from '../jobs/confirmations.js';
-import { deterministicId, enqueue, type JobName } from '../jobs/queue.js';
+import type { JobRecord } from '../jobs/job-state.js';
+import { deterministicId, enqueue } from '../jobs/queue.js';
 import { isRedisUnavailableError } from '../jobs/redis.js';
-import { type JobView, renderJob } from '../slack/job-view.js';
 import { isAdmin } from './auth.js';
 import type { BotContext } from './context.js';
 
 export const runJobIdFor = (confirmId: string) => deterministicId('j', 'confirm', confirmId);
 
-function viewOf(p: Pending, patch: Partial<JobView>): JobView {
-  return { text: p.text, requester: p.requester, state: 'queued', ...patch };
+/**
+ * Shows a new state of a plan's message through the job-message service (the one writer), starting from
+ * the stored record (or, if it is gone, from the confirmation itself).
+ */
+export async function showPlanState(
+  ctx: BotContext,
+  p: { recordId: string; channel: string; messageTs: string; text: string; requester: string },
+  patch: Partial<JobRecord>,
+): Promise<void> {
+  const stored = await ctx.messages.read(p.recordId).catch(() => undefined);
+  // What a plan's message keeps across these states: who asked, what, and the plan; the rest is the patch's.
+  const base: JobRecord = {
+    recordId: p.recordId,
+    channel: stored?.channel ?? p.channel,
+    messageTs: stored?.messageTs ?? p.messageTs,
+    text: stored?.text ?? p.text,
+    requester: stored?.requester ?? p.requester,
+    state: 'queued',
+    ...(stored?.plan ? { plan: stored.plan } : {}),
+    updatedAt: 0,
+  };
+  await ctx.messages.save({ ...base, ...patch }, { urgent: true });
 }
 
 export async function handleButton(
@@ -45,16 +66,18 @@ export async function handleButton(
   } catch (err) {
     return unavailable(err);
   }
-  if (pending && pending.requester !== user && !isAdmin(ctx.config, user)) {
+  // Only admins run mutating commands, so a non-admin is never the requester: refused (and audited) whether
+  // the plan is still pending or was already claimed by someone else.
+  if (!isAdmin(ctx.config, user) && (!pending || pending.requester !== user)) {
     await ctx.audit.record({
       user,
-      command: pending.text,
-      channel: pending.channel,
+      command: pending?.text ?? `${outcome === 'confirmed' ? 'confirm' : 'cancel'} ${confirmId}`,
+      channel: pending?.channel ?? body.channel?.id ?? '',
       outcome: 'refused',
       detail: `${outcome} click by non-requester`,
     });
     await say(
-      `Only <@${pending.requester}> (who asked) or a flexVDI admin can ${outcome === 'confirmed' ? 'confirm' : 'cancel'} this plan.`,
+      `Only ${pending ? `<@${pending.requester}> (who asked) or ` : ''}a flexVDI admin can ${outcome === 'confirmed' ? 'confirm' : 'cancel'} this plan.`,
     );
     return;
   }
@@ -90,11 +113,17 @@ export async function handleButton(
     const channel = body.channel?.id;
     const ts = body.message?.ts;
     if (claim.kind === 'expired' && channel && ts) {
-      const note = 'The plan expired before anyone confirmed it. Run the command again.';
-      await ctx.updater.update(
-        channel,
-        ts,
-        renderJob({ text: claim.text, requester: claim.requester, state: 'expired', note }),
+      const note = md`The plan expired before anyone confirmed it. Run the command again.`;
+      await showPlanState(
+        ctx,
+        {
+          recordId: claim.recordId ?? `expired-${ts}`,
+          channel,
+          messageTs: ts,
+          text: claim.text,
+          requester: claim.requester,
+        },
+        { state: 'expired', note },
       );
     }
     await ctx.audit.record({
@@ -108,24 +137,19 @@ export async function handleButton(
   }
   const p = claim.pending;
   if (outcome === 'cancelled') {
-    await ctx.updater.update(
-      p.channel,
-      p.messageTs,
-      renderJob(viewOf(p, { state: 'cancelled', note: `Cancelled by <@${user}> before anything ran.` })),
-    );
+    await showPlanState(ctx, p, {
+      state: 'cancelled',
+      note: md`Cancelled by <@${user}> before anything ran.`,
+    });
     await ctx.audit.record({ user, command: p.text, channel: p.channel, outcome: 'cancelled' });
     return;
   }
   // The "queued" edit goes first and is awaited, so it can never land after the worker's own edits.
-  await ctx.updater.update(
-    p.channel,
-    p.messageTs,
-    renderJob(viewOf(p, { state: 'queued', jobId, confirmedBy: user })),
-  );
+  await showPlanState(ctx, p, { state: 'queued', jobId, confirmedBy: user });
   try {
     await enqueue(
       ctx.queue,
-      p.command as JobName,
+      p.command,
       {
         phase: 'run',
         text: p.text,
@@ -133,7 +157,7 @@ export async function handleButton(
         requester: p.requester,
         isAdmin: isAdmin(ctx.config, p.requester),
         channel: p.channel,
-        messageTs: p.messageTs,
+        recordId: p.recordId,
         confirmId,
         confirmedBy: user,
         pinned: p.pinned,
@@ -147,15 +171,14 @@ export async function handleButton(
       'enqueue after confirmation failed; confirmation restored',
     );
     await ctx.confirmations.restore(p);
-    const again = viewOf(p, {
+    await showPlanState(ctx, p, {
       state: 'awaiting-confirmation',
       plan: p.plan,
       confirmId,
       expiresAt: p.expiresAt,
       extraButtons: planButtons(p.plan),
-      note: 'The job queue was unavailable; nothing was started. Click Confirm again.',
+      note: md`The job queue was unavailable; nothing was started. Click Confirm again.`,
     });
-    await ctx.updater.update(p.channel, p.messageTs, renderJob(again));
     await say(
       'The job queue is unavailable right now (Redis?). Nothing was started; the plan is still valid, click Confirm again in a minute.',
     );

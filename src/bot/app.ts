@@ -22,11 +22,11 @@ import type { Registry } from '../core/registry.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { AuditLog } from '../jobs/audit.js';
 import { Confirmations } from '../jobs/confirmations.js';
+import { JobMessages } from '../jobs/job-messages.js';
 import { keys } from '../jobs/keys.js';
 import type { FlexQueue } from '../jobs/queue.js';
 import type { Metrics } from '../metrics.js';
 import { CANCEL_ACTION, CONFIRM_ACTION } from '../slack/job-view.js';
-import { MessageUpdater } from '../slack/updater.js';
 import { handleButton } from './actions.js';
 import { handleSlashCommand } from './commands.js';
 import type { BotContext } from './context.js';
@@ -105,7 +105,7 @@ export function createBot(deps: BotDeps): Bot {
     metrics: deps.metrics,
     audit: new AuditLog(deps.redis, k.audit),
     confirmations: new Confirmations(deps.redis, k.confirm, k.confirmUsed),
-    updater: new MessageUpdater({ slack: app.client, redis: deps.redis, rateKey: k.messageRate, log }),
+    messages: new JobMessages({ slack: app.client, redis: deps.redis, keys: k, log }),
     keys: k,
     queueSettings: { attempts: config.inventory.jobs.attempts, backoffMs: config.inventory.jobs.backoffMs },
   };
@@ -152,7 +152,7 @@ export function createBot(deps: BotDeps): Bot {
     },
     async stop() {
       await app.stop().catch(() => {});
-      await ctx.updater.flush();
+      await ctx.messages.flush();
     },
   };
 }

@@ -1,65 +1,174 @@
-/** The core's own commands: jobs, job, cancel, retry, audit. They read and write Redis only. */
+/**
+ * The core's own commands — help, jobs, job, cancel, retry, audit — as specs like every plugin command: an
+ * id, help text, a zod schema for the arguments (parsed by the same parser, so `audit 1.5` or `job x` get
+ * the field, the reason and the usage line), who may run them, and an answer. They read and write Redis
+ * only, and are answered by the bot directly (no job).
+ */
 import type { Job } from 'bullmq';
+import { z } from 'zod';
+import { parseArgs } from '../core/args.js';
+import type { Access, CommandInfo, Schema } from '../core/plugin.js';
 import type { BuiltinId } from '../core/registry.js';
+import { AppError, ErrorCode, type Result } from '../errors.js';
 import { CancelBoard } from '../jobs/cancel.js';
-import type { JobEnvelopeParsed } from '../jobs/queue.js';
-import type { JobView } from '../slack/job-view.js';
+import { jobProgressSchema } from '../jobs/job-state.js';
+import { type JobEnvelopeParsed, jobEnvelopeSchema } from '../jobs/queue.js';
 import { isAdmin } from './auth.js';
 import type { BotContext } from './context.js';
+import { helpText } from './help.js';
+
+export interface BuiltinCall {
+  ctx: BotContext;
+  user: string;
+  channel: string;
+}
+
+interface BuiltinSpec<A> {
+  id: BuiltinId;
+  summary: string;
+  examples: readonly string[];
+  args: Schema<A>;
+  positionals: readonly (keyof A & string)[];
+  restPositional?: boolean;
+  access: Access;
+  /** What a user who may not run it is told (default: the generic admins-only sentence). */
+  refusal?: string;
+  answer(call: BuiltinCall, args: A): Promise<string> | string;
+}
+
+/** A built-in with its types erased: `parse` validates the words with its schema, then it can answer. */
+export interface Builtin {
+  readonly info: CommandInfo & { readonly id: BuiltinId };
+  readonly refusal: string | undefined;
+  parse(tokens: string[]): Result<{ answer(call: BuiltinCall): Promise<string> }, AppError>;
+}
+
+function defineBuiltin<A>(spec: BuiltinSpec<A>): Builtin {
+  const info = Object.freeze({
+    id: spec.id,
+    summary: spec.summary,
+    examples: spec.examples,
+    args: spec.args,
+    positionals: spec.positionals,
+    ...(spec.restPositional ? { restPositional: true } : {}),
+    mutates: false,
+    access: spec.access,
+    steps: [],
+  });
+  return {
+    info,
+    refusal: spec.refusal,
+    parse(tokens) {
+      const shaped = parseArgs(info, tokens);
+      if (!shaped.ok) return shaped;
+      const args = spec.args.safeParse(shaped.value);
+      // parseArgs ran this same schema; parsing again gives the typed value.
+      if (!args.success)
+        return {
+          ok: false,
+          error: new AppError(ErrorCode.argsInvalid, 'invalid arguments', {
+            userMessage: 'Invalid arguments.',
+          }),
+        };
+      return { ok: true, value: { answer: async (call) => spec.answer(call, args.data) } };
+    },
+  };
+}
+
+const jobIdArg = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .pipe(
+    z
+      .string()
+      .regex(
+        /^[a-z]-[a-z0-9]{6,20}$/,
+        'Give a job id, as shown in the job message or by `/flexvdi jobs` (e.g. `j-3k9x0a1b2c`)',
+      ),
+  );
 
 const age = (ms: number) => {
   const s = Math.round((Date.now() - ms) / 1000);
   return s < 90 ? `${s}s ago` : s < 5400 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
 };
 
-const safeId = (s: string | undefined) => (s && /^[a-z]-[a-z0-9]{6,20}$/.test(s) ? s : undefined);
+/** Job data as stored, validated (it may be old); undefined when it no longer parses. */
+const dataOf = (job: Job): JobEnvelopeParsed | undefined => {
+  const d = jobEnvelopeSchema.safeParse(job.data);
+  return d.success ? d.data : undefined;
+};
+
+const clean = (s: string) => s.replace(/[`<>&]/g, '');
 
 async function describe(job: Job): Promise<string> {
   const state = await job.getState();
-  const data = job.data as JobEnvelopeParsed;
+  const data = dataOf(job);
   const reason = job.failedReason?.startsWith('job.cancelled') ? 'cancelled' : state;
-  return `\`${job.id}\` ${reason.padEnd(9)} \`/flexvdi ${data.text}\` by <@${data.requester}>, ${age(job.timestamp)}`;
+  const what = data ? `\`/flexvdi ${clean(data.text)}\` by <@${data.requester}>` : '(unreadable job data)';
+  return `\`${job.id}\` ${reason.padEnd(9)} ${what}, ${age(job.timestamp)}`;
 }
 
-export async function handleBuiltin(
-  ctx: BotContext,
-  id: BuiltinId,
-  rest: string[],
-  user: string,
-  channel: string,
-): Promise<string> {
-  switch (id) {
-    case 'help':
-      return '';
-    case 'jobs': {
+async function findJob(ctx: BotContext, id: string): Promise<Job | string> {
+  const job = await ctx.queue.getJob(id);
+  return job ?? `No job \`${id}\` (it may have been cleaned up; \`/flexvdi jobs\` lists recent ones).`;
+}
+
+const STEP_MARK: Record<string, string> = { done: '✅', failed: '❌', skipped: '⏭️' };
+const returnSchema = z.object({ summary: z.string() });
+
+export const BUILTINS: readonly Builtin[] = [
+  defineBuiltin({
+    id: 'help',
+    summary: 'List the commands, or explain one: `/flexvdi help <command>`',
+    examples: ['/flexvdi help', '/flexvdi help ocfs2 join'],
+    args: z.object({ topic: z.string().max(200).optional() }).strict(),
+    positionals: ['topic'],
+    restPositional: true,
+    access: 'anyone',
+    answer: ({ ctx }, a) => helpText(ctx.registry, BUILTINS, a.topic),
+  }),
+  defineBuiltin({
+    id: 'jobs',
+    summary: 'Recent jobs and their state',
+    examples: ['/flexvdi jobs'],
+    args: z.object({}).strict(),
+    positionals: [],
+    access: 'anyone',
+    answer: async ({ ctx }) => {
       const jobs = await ctx.queue.getJobs(
         ['active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed'],
         0,
         50,
       );
       const runs = jobs
-        .filter((j) => (j.data as JobEnvelopeParsed).phase === 'run')
+        .filter((j) => dataOf(j)?.phase === 'run')
         .sort((a, b) => b.timestamp - a.timestamp)
         .slice(0, 15);
       if (!runs.length) return 'No jobs yet.';
       return ['*Recent jobs*', ...(await Promise.all(runs.map(describe)))].join('\n');
-    }
-    case 'job': {
-      const job = await findJob(ctx, rest[0]);
+    },
+  }),
+  defineBuiltin({
+    id: 'job',
+    summary: "One job's steps, state and result",
+    examples: ['/flexvdi job j-3k9x0a1b2c'],
+    args: z.object({ id: jobIdArg }).strict(),
+    positionals: ['id'],
+    access: 'anyone',
+    answer: async ({ ctx }, a) => {
+      const job = await findJob(ctx, a.id);
       if (typeof job === 'string') return job;
-      const view = job.progress as Partial<JobView>;
-      const steps =
-        view?.steps?.map(
-          (s) =>
-            `  ${s.state === 'done' ? '✅' : s.state === 'failed' ? '❌' : s.state === 'skipped' ? '⏭️' : '◻️'} ${s.title}`,
-        ) ?? [];
-      const hosts = view?.hosts
-        ? Object.entries(view.hosts).map(([n, h]) => `  ${n}: ${h.state}${h.detail ? ` — ${h.detail}` : ''}`)
-        : [];
+      const progress = jobProgressSchema.safeParse(job.progress);
+      const view = progress.success ? progress.data : { steps: [], hosts: {} };
+      const steps = view.steps.map((s) => `  ${STEP_MARK[s.state] ?? '◻️'} ${s.title}`);
+      const hosts = Object.entries(view.hosts).map(
+        ([n, h]) => `  ${clean(n)}: ${h.state}${h.detail ? ` — ${clean(h.detail)}` : ''}`,
+      );
+      const ret = returnSchema.safeParse(job.returnvalue);
       const end = job.failedReason
-        ? `Failed: ${job.failedReason}`
-        : job.returnvalue
-          ? `Result: ${(job.returnvalue as { summary?: string }).summary ?? 'done'}`
+        ? `Failed: ${clean(job.failedReason)}`
+        : ret.success
+          ? `Result: ${ret.data.summary}`
           : '';
       return [
         await describe(job),
@@ -70,68 +179,76 @@ export async function handleBuiltin(
       ]
         .filter(Boolean)
         .join('\n');
-    }
-    case 'cancel': {
-      const job = await findJob(ctx, rest[0]);
+    },
+  }),
+  defineBuiltin({
+    id: 'cancel',
+    summary: 'Cancel a queued job, or stop a running one at its next safe point',
+    examples: ['/flexvdi cancel j-3k9x0a1b2c'],
+    args: z.object({ id: jobIdArg }).strict(),
+    positionals: ['id'],
+    access: 'anyone',
+    answer: async ({ ctx, user, channel }, a) => {
+      const job = await findJob(ctx, a.id);
       if (typeof job === 'string') return job;
-      const data = job.data as JobEnvelopeParsed;
-      if (data.requester !== user && !isAdmin(ctx.config, user))
-        return `Only <@${data.requester}> or an admin can cancel \`${job.id}\`.`;
+      const data = dataOf(job);
+      const requester = data?.requester ?? '';
+      if (requester !== user && !isAdmin(ctx.config, user)) {
+        await ctx.audit.record({ user, command: `cancel ${a.id}`, channel, outcome: 'refused', jobId: a.id });
+        return `Only <@${requester}> or an admin can cancel \`${job.id}\`.`;
+      }
       const state = await job.getState();
       if (state === 'completed' || state === 'failed')
         return `\`${job.id}\` has already finished (${state}); nothing to cancel.`;
-      await CancelBoard.request(ctx.redis, ctx.keys.cancel(job.id!), ctx.keys.cancelChannel, job.id!, user);
+      await CancelBoard.request(ctx.redis, ctx.keys.cancel(a.id), ctx.keys.cancelChannel, a.id, user);
       // A delayed job (waiting for a lock or a retry) would otherwise see the flag only when its delay ends.
       if (state === 'delayed') await job.promote().catch(() => {});
-      await ctx.audit.record({
-        user,
-        command: `cancel ${job.id}`,
-        channel,
-        outcome: 'requested',
-        jobId: job.id!,
-      });
+      await ctx.audit.record({ user, command: `cancel ${a.id}`, channel, outcome: 'requested', jobId: a.id });
       return state === 'active'
         ? `Cancelling \`${job.id}\`: the running step is told to stop, and no further step starts.`
         : `Cancelled \`${job.id}\` before it started.`;
-    }
-    case 'retry': {
-      const job = await findJob(ctx, rest[0]);
+    },
+  }),
+  defineBuiltin({
+    id: 'retry',
+    summary: 'Run a failed job again; finished steps are not repeated',
+    examples: ['/flexvdi retry j-3k9x0a1b2c'],
+    args: z.object({ id: jobIdArg }).strict(),
+    positionals: ['id'],
+    access: 'admin',
+    refusal: 'Only flexVDI admins can retry jobs.',
+    answer: async ({ ctx, user, channel }, a) => {
+      const job = await findJob(ctx, a.id);
       if (typeof job === 'string') return job;
-      if (!isAdmin(ctx.config, user)) return 'Only flexVDI admins can retry jobs.';
       const state = await job.getState();
       if (state !== 'failed') return `\`${job.id}\` is ${state}; only failed jobs can be retried.`;
-      const data = job.data as JobEnvelopeParsed;
-      await ctx.redis.del(ctx.keys.cancel(job.id!));
-      await job.updateData({ ...data, generation: (data.generation ?? 0) + 1 });
+      const data = dataOf(job);
+      if (!data) return `\`${job.id}\`'s data can no longer be read; run the command again.`;
+      await ctx.redis.del(ctx.keys.cancel(a.id));
+      await job.updateData({ ...data, generation: data.generation + 1 });
       await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-      await ctx.audit.record({
-        user,
-        command: `retry ${job.id}`,
-        channel,
-        outcome: 'retried',
-        jobId: job.id!,
-      });
+      await ctx.audit.record({ user, command: `retry ${a.id}`, channel, outcome: 'retried', jobId: a.id });
       return `Retrying \`${job.id}\`: finished steps are kept, the rest runs again. Progress in the job's message.`;
-    }
-    case 'audit': {
-      if (!isAdmin(ctx.config, user)) return 'Only flexVDI admins can read the audit trail.';
-      const n = Math.min(100, Math.max(1, Number(rest[0] ?? 20) || 20));
-      const rows = await ctx.audit.recent(n);
+    },
+  }),
+  defineBuiltin({
+    id: 'audit',
+    summary: 'Who did what, when, and how it ended',
+    examples: ['/flexvdi audit', '/flexvdi audit 50'],
+    args: z.object({ count: z.number().int().min(1).max(100).default(20) }).strict(),
+    positionals: ['count'],
+    access: 'admin',
+    refusal: 'Only flexVDI admins can read the audit trail.',
+    answer: async ({ ctx }, a) => {
+      const rows = await ctx.audit.recent(a.count);
       if (!rows.length) return 'The audit trail is empty.';
       return [
         '*Audit trail* (newest first)',
         ...rows.map(
           (r) =>
-            `${r.at} <@${r.user}> ${r.outcome} \`${r.command}\`${r.jobId ? ` job \`${r.jobId}\`` : ''}${r.detail ? ` — ${r.detail}` : ''}`,
+            `${r.at} <@${clean(r.user)}> ${r.outcome} \`${clean(r.command)}\`${r.jobId ? ` job \`${clean(r.jobId)}\`` : ''}${r.detail ? ` — ${clean(r.detail)}` : ''}`,
         ),
       ].join('\n');
-    }
-  }
-}
-
-async function findJob(ctx: BotContext, raw: string | undefined): Promise<Job | string> {
-  const id = safeId(raw?.toLowerCase());
-  if (!id) return 'Give a job id, as shown in the job message or by `/flexvdi jobs` (e.g. `j-3k9x0a1b2c`).';
-  const job = await ctx.queue.getJob(id);
-  return job ?? `No job \`${id}\` (it may have been cleaned up; \`/flexvdi jobs\` lists recent ones).`;
-}
+    },
+  }),
+];

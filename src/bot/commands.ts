@@ -5,12 +5,10 @@
  */
 import type { AckFn, RespondArguments, RespondFn, SlashCommand } from '@slack/bolt';
 import { asAppError } from '../errors.js';
-import { deterministicId, enqueue, type JobName } from '../jobs/queue.js';
+import { deterministicId, enqueue } from '../jobs/queue.js';
 import { isRedisUnavailableError } from '../jobs/redis.js';
 import { authorize, isAdmin } from './auth.js';
-import { handleBuiltin } from './builtins.js';
 import type { BotContext } from './context.js';
-import { helpText } from './help.js';
 import { parseCommandText } from './parse.js';
 
 const ephemeral = (text: string): RespondArguments => ({ response_type: 'ephemeral', text });
@@ -31,24 +29,35 @@ export async function handleSlashCommand(
   }
   const p = parsed.value;
   if (p.kind === 'builtin') {
-    if (p.id === 'help') {
-      await ack(ephemeral(helpText(ctx.registry, p.rest.join(' ') || undefined)));
+    const id = p.builtin.info.id;
+    const denied = authorize(ctx.config, p.builtin.info.access, false, user, channel);
+    if (denied) {
+      // As every answer of a built-in: an ephemeral reply through response_url after the ack.
+      await ack();
+      await respond(ephemeral(p.builtin.refusal ?? denied.userMessage));
+      ctx.metrics.commands.inc({ command: id, outcome: 'refused' });
+      await ctx.audit
+        .record({ user, command: p.text, channel, outcome: 'refused', detail: denied.code })
+        .catch(() => {});
+      return;
+    }
+    if (id === 'help') {
+      await ack(ephemeral(await p.answer({ ctx, user, channel })));
       ctx.metrics.commands.inc({ command: 'help', outcome: 'answered' });
       return;
     }
     await ack();
-    ctx.metrics.commands.inc({ command: p.id, outcome: 'answered' });
+    ctx.metrics.commands.inc({ command: id, outcome: 'answered' });
     let reply: string;
     try {
-      reply = await handleBuiltin(ctx, p.id, p.rest, user, channel);
+      reply = await p.answer({ ctx, user, channel });
     } catch (err) {
-      // Fix (core tests, Redis restart): the user heard nothing when Redis was down.
-      if (!isRedisUnavailableError(err)) throw err;
-      ctx.log.warn(
-        { err: (err as Error).message, command: p.id },
-        'built-in command while Redis is unavailable',
-      );
-      reply = `Could not answer \`/flexvdi ${p.text}\`: Redis is unavailable right now. Try again in a minute.`;
+      // Nothing after the ack may fail silently: the user hears what went wrong and what to do.
+      const e = asAppError(err);
+      ctx.log.warn({ err: e.message, code: e.code, command: id }, 'built-in command failed');
+      reply = isRedisUnavailableError(err)
+        ? `Could not answer \`/flexvdi ${p.text}\`: Redis is unavailable right now. Try again in a minute.`
+        : `Could not answer \`/flexvdi ${p.text}\`: ${e.userMessage} (\`${e.code}\`).`;
     }
     await respond(ephemeral(reply));
     return;
@@ -74,7 +83,7 @@ export async function handleSlashCommand(
   try {
     await enqueue(
       ctx.queue,
-      spec.id as JobName,
+      spec.id,
       {
         phase,
         text: p.text,

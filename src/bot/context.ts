@@ -5,10 +5,10 @@ import type { Config } from '../config.js';
 import type { Registry } from '../core/registry.js';
 import type { AuditLog } from '../jobs/audit.js';
 import type { Confirmations } from '../jobs/confirmations.js';
+import type { JobMessages } from '../jobs/job-messages.js';
 import type { Keys } from '../jobs/keys.js';
 import type { FlexQueue, QueueSettings } from '../jobs/queue.js';
 import type { Metrics } from '../metrics.js';
-import type { MessageUpdater } from '../slack/updater.js';
 
 export interface BotContext {
   config: Config;
@@ -19,7 +19,8 @@ export interface BotContext {
   metrics: Metrics;
   audit: AuditLog;
   confirmations: Confirmations;
-  updater: MessageUpdater;
+  /** The one writer of job messages (shared with the worker role's). */
+  messages: JobMessages;
   keys: Keys;
   queueSettings: QueueSettings;
 }

@@ -5,6 +5,7 @@
  * old plan is superseded by claiming its confirmation (one atomic Redis script, as Confirm does), so its
  * Confirm/Edit/Cancel buttons stop working, and its message says it was replaced.
  */
+
 import type {
   AckFn,
   BlockAction,
@@ -14,11 +15,13 @@ import type {
   ViewResponseAction,
 } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
-import type { AnyCommand, EditField, PlanEdit } from '../core/plugin.js';
+import { z } from 'zod';
+import type { CommandInfo, EditField, PlanEdit } from '../core/plugin.js';
+import { md } from '../core/text.js';
 import { asAppError } from '../errors.js';
 import type { Pending } from '../jobs/confirmations.js';
-import { deterministicId, enqueue, type JobName, jobEnvelopeSchema } from '../jobs/queue.js';
-import { renderJob } from '../slack/job-view.js';
+import { deterministicId, enqueue, jobEnvelopeSchema } from '../jobs/queue.js';
+import { showPlanState } from './actions.js';
 import { authorize, isAdmin } from './auth.js';
 import type { BotContext } from './context.js';
 
@@ -156,7 +159,7 @@ export async function handleEditSubmission(
   try {
     await enqueue(
       ctx.queue,
-      spec.id as JobName,
+      spec.id,
       {
         phase: 'plan',
         text,
@@ -176,16 +179,10 @@ export async function handleEditSubmission(
     );
   }
   await ack();
-  await ctx.updater.update(
-    pending.channel,
-    pending.messageTs,
-    renderJob({
-      text: pending.text,
-      requester: pending.requester,
-      state: 'cancelled',
-      note: `Replaced by an edited plan (by <@${user}>); see the new plan message. Nothing was run.`,
-    }),
-  );
+  await showPlanState(ctx, pending, {
+    state: 'cancelled',
+    note: md`Replaced by an edited plan (by <@${user}>); see the new plan message. Nothing was run.`,
+  });
   await ctx.audit.record({
     user,
     command: pending.text,
@@ -197,12 +194,13 @@ export async function handleEditSubmission(
 
 /** The pending args with the modal's values applied, validated by the command's schema. */
 function editedArgs(
-  spec: AnyCommand,
+  spec: CommandInfo,
   pending: Pending,
   values: ViewOutput['state']['values'],
 ): { ok: true; args: Record<string, unknown> } | { ok: false; errors: Record<string, string> } {
-  const fields = pending.plan.edit!.fields;
-  const candidate: Record<string, unknown> = { ...(pending.args as Record<string, unknown>) };
+  const fields = pending.plan.edit?.fields ?? [];
+  const stored = z.record(z.unknown()).safeParse(pending.args);
+  const candidate: Record<string, unknown> = { ...(stored.success ? stored.data : {}) };
   for (const f of fields) {
     const raw = (values[f.name]?.[f.name]?.value ?? '').trim();
     const value =
@@ -216,11 +214,12 @@ function editedArgs(
     else candidate[f.name] = f.kind === 'number' && /^-?\d+$/.test(value) ? Number(value) : value;
   }
   const parsed = spec.args.safeParse(candidate);
-  if (parsed.success) return { ok: true, args: parsed.data as Record<string, unknown> };
+  const asRecord = parsed.success ? z.record(z.unknown()).safeParse(parsed.data) : undefined;
+  if (asRecord?.success) return { ok: true, args: asRecord.data };
   const errors: Record<string, string> = {};
-  for (const issue of parsed.error.issues) {
+  for (const issue of parsed.success ? [] : parsed.error.issues) {
     const key = String(issue.path[0] ?? '');
-    const block = fields.some((f) => f.name === key) ? key : fields[0]!.name;
+    const block = fields.some((f) => f.name === key) ? key : (fields[0]?.name ?? key);
     const message =
       issue.code === 'invalid_type' && issue.received === 'undefined' ? 'Required.' : issue.message;
     errors[block] ??= message;
@@ -232,7 +231,7 @@ const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const quoted = (v: string) => (/[\s"']/.test(v) ? (v.includes('"') ? `'${v}'` : `"${v}"`) : v);
 
 /** The command as it would be typed: positionals, then `--flags` (false booleans and unset values left out). */
-export function textOf(spec: AnyCommand, args: Record<string, unknown>): string {
+export function textOf(spec: CommandInfo, args: Record<string, unknown>): string {
   const parts = [spec.id];
   for (const p of spec.positionals) if (args[p] !== undefined) parts.push(quoted(String(args[p])));
   for (const [k, v] of Object.entries(args)) {

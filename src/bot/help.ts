@@ -1,23 +1,30 @@
-/** Help text, generated from the registry (plugins' specs) and the built-in commands. */
+/** Help text, generated from the registry (plugins' specs) and the built-in commands' specs. */
 import { usage } from '../core/args.js';
-import { BUILTIN_COMMANDS, type Registry } from '../core/registry.js';
+import type { CommandInfo } from '../core/plugin.js';
+import type { Registry } from '../core/registry.js';
 
-export function helpText(registry: Registry, topic?: string): string {
+export function helpText(
+  registry: Registry,
+  builtins: readonly { info: CommandInfo }[],
+  topic?: string,
+): string {
   if (topic) {
-    const spec = registry.commands.find((c) => c.id === topic.toLowerCase());
+    const wanted = topic.toLowerCase().trim().replace(/\s+/g, ' ');
+    const spec =
+      registry.commands.find((c) => c.id === wanted) ?? builtins.find((b) => b.info.id === wanted)?.info;
     if (spec) {
       return [
         `*/flexvdi ${spec.id}* — ${spec.summary}`,
         `Usage: \`${usage(spec)}\``,
         spec.mutates
           ? 'Changes the cluster: shows a plan first and asks for confirmation. Admins only.'
-          : 'Read-only.',
+          : spec.access === 'admin'
+            ? 'Admins only.'
+            : 'Read-only.',
         ...(spec.examples.length ? ['Examples:', ...spec.examples.map((e) => `• \`${e}\``)] : []),
       ].join('\n');
     }
-    const b = BUILTIN_COMMANDS.find((c) => c.id === topic.toLowerCase());
-    if (b) return `*/flexvdi ${b.id}* — ${b.summary}\nUsage: \`${b.usage}\``;
-    return `No command \`${topic.slice(0, 60)}\`. Try \`/flexvdi help\`.`;
+    return `No command \`${topic.slice(0, 60).replace(/[`<>&]/g, '')}\`. Try \`/flexvdi help\`.`;
   }
   const lines = ['*flexVDI cluster commands*'];
   for (const p of registry.plugins) {
@@ -28,7 +35,7 @@ export function helpText(registry: Registry, topic?: string): string {
       );
   }
   lines.push('_jobs_');
-  for (const b of BUILTIN_COMMANDS) lines.push(`• \`${b.usage}\` — ${b.summary}`);
+  for (const b of builtins) lines.push(`• \`${usage(b.info)}\` — ${b.info.summary}`);
   lines.push('`/flexvdi help <command>` explains one command.');
   return lines.join('\n');
 }

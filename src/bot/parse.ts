@@ -1,12 +1,13 @@
-/** `/flexvdi` text → a built-in command, or a plugin command with args validated by its schema. */
+/** `/flexvdi` text → a built-in command or a plugin command, with args validated by its schema. */
 import { MAX_TEXT_LENGTH, matchCommand, parseArgs, tokenize, unescapeSlack } from '../core/args.js';
-import type { AnyCommand } from '../core/plugin.js';
-import { BUILTIN_COMMANDS, type BuiltinId, type Registry } from '../core/registry.js';
+import type { CommandInfo } from '../core/plugin.js';
+import type { Registry } from '../core/registry.js';
 import { AppError, ErrorCode, type Result } from '../errors.js';
+import { BUILTINS, type Builtin, type BuiltinCall } from './builtins.js';
 
 export type ParsedText =
-  | { kind: 'builtin'; id: BuiltinId; rest: string[]; text: string }
-  | { kind: 'command'; spec: AnyCommand; args: unknown; text: string };
+  | { kind: 'builtin'; builtin: Builtin; answer: (call: BuiltinCall) => Promise<string>; text: string }
+  | { kind: 'command'; spec: CommandInfo; args: unknown; text: string };
 
 export function parseCommandText(registry: Registry, raw: string): Result<ParsedText> {
   if (raw.length > MAX_TEXT_LENGTH) {
@@ -29,20 +30,29 @@ export function parseCommandText(registry: Registry, raw: string): Result<Parsed
   const text = unescapeSlack(raw).trim();
   const tokens = tokenize(text);
   if (!tokens.ok) return tokens;
-  if (tokens.value.length === 0)
-    return { ok: true, value: { kind: 'builtin', id: 'help', rest: [], text: 'help' } };
-  const builtin = matchCommand(BUILTIN_COMMANDS, tokens.value);
-  if (builtin) return { ok: true, value: { kind: 'builtin', id: builtin.spec.id, rest: builtin.rest, text } };
-  const found = registry.match(tokens.value);
+  const words = tokens.value.length ? tokens.value : ['help'];
+  const builtin = matchCommand(
+    BUILTINS.map((b) => ({ id: b.info.id, b })),
+    words,
+  );
+  if (builtin) {
+    const bound = builtin.spec.b.parse(builtin.rest);
+    if (!bound.ok) return bound;
+    return {
+      ok: true,
+      value: { kind: 'builtin', builtin: builtin.spec.b, answer: bound.value.answer, text: text || 'help' },
+    };
+  }
+  const found = registry.match(words);
   if (!found) {
-    const first = tokens.value[0]!.slice(0, 40);
+    const first = (words[0] ?? '').slice(0, 40);
     const close = registry.commands
       .filter((c) => c.id.startsWith(first.toLowerCase().slice(0, 3)))
       .map((c) => `\`${c.id}\``);
     return {
       ok: false,
       error: new AppError(ErrorCode.argsUnknownCommand, `unknown command ${first}`, {
-        userMessage: `Unknown command \`${first}\`.${close.length ? ` Did you mean ${close.join(' or ')}?` : ''} Type \`/flexvdi help\` for the list.`,
+        userMessage: `Unknown command \`${first.replace(/[`<>&]/g, '')}\`.${close.length ? ` Did you mean ${close.join(' or ')}?` : ''} Type \`/flexvdi help\` for the list.`,
       }),
     };
   }

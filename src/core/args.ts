@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { AppError, ErrorCode, type Result } from '../errors.js';
-import type { AnyCommand as CommandSpec } from './plugin.js';
+import type { CommandInfo as CommandSpec } from './plugin.js';
 
 export const MAX_TEXT_LENGTH = 1000;
 
@@ -60,7 +60,7 @@ export function tokenize(text: string): Result<string[]> {
 }
 
 function unwrap(t: z.ZodTypeAny): z.ZodTypeAny {
-  let cur = t;
+  let cur: z.ZodTypeAny = t;
   for (;;) {
     if (cur instanceof z.ZodOptional || cur instanceof z.ZodNullable) cur = cur.unwrap();
     else if (cur instanceof z.ZodDefault) cur = cur._def.innerType;
@@ -125,7 +125,7 @@ export function parseArgs(spec: CommandSpec, tokens: string[]): Result<unknown> 
     }
     const eq = tok.indexOf('=');
     const name = camel(tok.slice(2, eq === -1 ? undefined : eq));
-    const field = shape[name];
+    const field = Object.hasOwn(shape, name) ? shape[name] : undefined;
     if (!field || spec.positionals.includes(name)) {
       const flags = Object.keys(shape)
         .filter((k) => !spec.positionals.includes(k))
@@ -148,6 +148,10 @@ export function parseArgs(spec: CommandSpec, tokens: string[]): Result<unknown> 
       i++;
     }
     out[name] = coerce(inner, value);
+  }
+  if (spec.restPositional && positionals.length > spec.positionals.length && spec.positionals.length) {
+    const keep = spec.positionals.length - 1;
+    positionals.splice(keep, positionals.length - keep, positionals.slice(keep).join(' '));
   }
   if (positionals.length > spec.positionals.length) {
     const extra = positionals.slice(spec.positionals.length).map((t) => t.slice(0, 60));

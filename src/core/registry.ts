@@ -2,43 +2,32 @@
  * The registry: plugins declare, the core registers. Checked once at boot: ids unique (also against the
  * built-in commands), dependencies present, every command well formed. Failures are coded errors.
  */
+
+import type { InventoryHost } from '../config.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { matchCommand } from './args.js';
-import type { AnyCommand as CommandSpec, Plugin } from './plugin.js';
+import type { AnyPlugin, CommandInfo, HostRole, PluginServices, RunnableCommand } from './plugin.js';
 
-/** Commands the core itself answers (no plugin, no steps). */
-export const BUILTIN_COMMANDS = [
-  {
-    id: 'help',
-    summary: 'List the commands, or explain one: `/flexvdi help <command>`',
-    usage: '/flexvdi help [<command>]',
-  },
-  { id: 'jobs', summary: 'Recent jobs and their state', usage: '/flexvdi jobs' },
-  { id: 'job', summary: "One job's steps, state and result", usage: '/flexvdi job <id>' },
-  {
-    id: 'cancel',
-    summary: 'Cancel a queued job, or stop a running one at its next safe point',
-    usage: '/flexvdi cancel <id>',
-  },
-  {
-    id: 'retry',
-    summary: 'Run a failed job again; finished steps are not repeated',
-    usage: '/flexvdi retry <id>',
-  },
-  { id: 'audit', summary: 'Who did what, when, and how it ended', usage: '/flexvdi audit [<count>]' },
-] as const;
+/** The core's own commands (answered by the bot; their specs live in src/bot/builtins). */
+export const BUILTIN_IDS = ['help', 'jobs', 'job', 'cancel', 'retry', 'audit'] as const;
+export type BuiltinId = (typeof BUILTIN_IDS)[number];
 
-export type BuiltinId = (typeof BUILTIN_COMMANDS)[number]['id'];
+/** The live clients the worker builds; the registry adds what the plugins contribute (hostRoles). */
+export type BaseServices = Omit<PluginServices, 'hostRoles'>;
 
 export interface Registry {
-  readonly plugins: readonly Plugin[];
-  readonly commands: readonly CommandSpec[];
-  get(id: string): CommandSpec | undefined;
-  match(tokens: string[]): { spec: CommandSpec; rest: string[] } | undefined;
+  readonly plugins: readonly AnyPlugin[];
+  readonly commands: readonly CommandInfo[];
+  get(id: string): CommandInfo | undefined;
+  match(tokens: string[]): { spec: CommandInfo; rest: string[] } | undefined;
+  /** The services plugins receive: the base clients plus every plugin's hostRoles. */
+  services(base: BaseServices): PluginServices;
+  /** Every command, runnable with these services (its plugin's dependencies resolved). */
+  runnable(services: PluginServices): ReadonlyMap<string, RunnableCommand>;
 }
 
-export function createRegistry(plugins: readonly Plugin[]): Registry {
-  const byId = new Map<string, { spec: CommandSpec; plugin: string }>();
+export function createRegistry(plugins: readonly AnyPlugin[]): Registry {
+  const byId = new Map<string, { spec: CommandInfo; plugin: string }>();
   const names = new Set<string>();
   for (const p of plugins) {
     if (names.has(p.name))
@@ -46,7 +35,7 @@ export function createRegistry(plugins: readonly Plugin[]): Registry {
     names.add(p.name);
   }
   for (const p of plugins) {
-    for (const dep of p.dependsOn ?? []) {
+    for (const dep of p.dependsOn) {
       if (!names.has(dep)) {
         throw new AppError(
           ErrorCode.registryInvalid,
@@ -61,7 +50,8 @@ export function createRegistry(plugins: readonly Plugin[]): Registry {
           `plugin "${p.name}": command id "${spec.id}" must be lower-case words`,
         );
       }
-      const builtin = BUILTIN_COMMANDS.some((b) => b.id === spec.id.split(' ')[0]);
+      const first = spec.id.split(' ')[0] ?? '';
+      const builtin = BUILTIN_IDS.some((b) => b === first);
       const prev = byId.get(spec.id);
       if (prev || builtin) {
         throw new AppError(
@@ -90,5 +80,25 @@ export function createRegistry(plugins: readonly Plugin[]): Registry {
     commands,
     get: (id: string) => byId.get(id)?.spec,
     match: (tokens: string[]) => matchCommand(commands, tokens),
+    services(base: BaseServices): PluginServices {
+      const services: PluginServices = {
+        ...base,
+        async hostRoles(host: InventoryHost, signal: AbortSignal): Promise<HostRole[]> {
+          const all = await Promise.all(
+            plugins.map((p) =>
+              p.hostRoles(services, host, signal).catch((err: unknown) => {
+                base.log.warn({ plugin: p.name, host: host.name, err: String(err) }, 'hostRoles failed');
+                return [];
+              }),
+            ),
+          );
+          return all.flat();
+        },
+      };
+      return services;
+    },
+    runnable(services: PluginServices) {
+      return new Map(plugins.flatMap((p) => p.runnable(services).map((c) => [c.info.id, c] as const)));
+    },
   });
 }

@@ -5,6 +5,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { Redis } from 'ioredis';
+import { AppError, ErrorCode } from '../errors.js';
 
 export class CancelBoard {
   private readonly active = new Map<string, AbortController>();
@@ -33,7 +34,7 @@ export class CancelBoard {
     if (this.subscribed) return;
     this.subscribed = true;
     sub.on('message', (_channel: string, jobId: string) => {
-      this.active.get(jobId)?.abort(new Error('cancelled'));
+      this.active.get(jobId)?.abort(new AppError(ErrorCode.jobCancelled, `job ${jobId} cancelled`));
     });
     await sub.subscribe(this.channel);
   }

@@ -6,29 +6,49 @@
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { Plan } from '../core/plugin.js';
+import { storedPlanSchema } from '../core/plugin.js';
 
 export const pendingSchema = z.object({
   confirmId: z.string(),
+  /** The job-state record the plan is shown in (the run job shows its progress there too). */
+  recordId: z.string(),
   command: z.string(),
   text: z.string(),
   args: z.unknown(),
-  pinned: z.record(z.unknown()).default({}),
+  /** What the plan pinned: opaque here, parsed by the command's own schema when the run job binds it. */
+  pinned: z.unknown(),
   /** The plan as shown, so the message can be re-rendered (expired, restored) without planning again. */
-  plan: z.custom<Plan>((v) => typeof v === 'object' && v !== null),
+  plan: storedPlanSchema,
   requester: z.string(),
   channel: z.string(),
   messageTs: z.string(),
   createdAt: z.number(),
   expiresAt: z.number(),
 });
-export type Pending = z.infer<typeof pendingSchema>;
+export type Pending = z.output<typeof pendingSchema>;
+export type NewPending = z.input<typeof pendingSchema>;
 
 export type ClaimResult =
   | { kind: 'claimed'; pending: Pending }
   | { kind: 'used'; by: string; outcome: string; jobId: string }
-  | { kind: 'expired'; text: string; requester: string }
+  | { kind: 'expired'; text: string; requester: string; recordId?: string | undefined }
   | { kind: 'unknown' };
+
+const usedSchema = z.object({ by: z.string(), outcome: z.string(), jobId: z.string() });
+const metaSchema = z.object({
+  expiresAt: z.number(),
+  text: z.string(),
+  requester: z.string(),
+  recordId: z.string().optional(),
+});
+
+function parseJson(v: string): unknown {
+  try {
+    return JSON.parse(v);
+  } catch {
+    return undefined;
+  }
+}
 
 const CLAIM = `
 local v = redis.call('GET', KEYS[1])
@@ -49,10 +69,16 @@ export class Confirmations {
   ) {}
 
   /** Stores a pending confirmation once (a re-run of the same plan job keeps the first). */
-  async create(p: Pending): Promise<Pending> {
+  async create(input: NewPending): Promise<Pending> {
+    const p = pendingSchema.parse(JSON.parse(JSON.stringify(input)));
     const ttl = Math.max(1, p.expiresAt - Date.now());
     const ok = await this.redis.set(this.key(p.confirmId), JSON.stringify(p), 'PX', ttl, 'NX');
-    const meta = JSON.stringify({ expiresAt: p.expiresAt, text: p.text, requester: p.requester });
+    const meta = JSON.stringify({
+      expiresAt: p.expiresAt,
+      text: p.text,
+      requester: p.requester,
+      recordId: p.recordId,
+    });
     await this.redis.set(this.usedKey(`${p.confirmId}:meta`), meta, 'EX', 7 * 86_400);
     if (ok === 'OK') return p;
     const existing = await this.peek(p.confirmId);
@@ -62,7 +88,7 @@ export class Confirmations {
   async peek(id: string): Promise<Pending | undefined> {
     const v = await this.redis.get(this.key(id));
     if (!v) return undefined;
-    const parsed = pendingSchema.safeParse(JSON.parse(v));
+    const parsed = pendingSchema.safeParse(parseJson(v));
     return parsed.success ? parsed.data : undefined;
   }
 
@@ -72,25 +98,22 @@ export class Confirmations {
    */
   async claim(id: string, by: string, outcome: string, jobId: string): Promise<ClaimResult> {
     const marker = JSON.stringify({ by, outcome, jobId });
-    const [kind, value] = (await this.redis.eval(
-      CLAIM,
-      2,
-      this.key(id),
-      this.usedKey(id),
-      marker,
-      String(7 * 86_400),
-    )) as [string, string];
-    if (kind === 'claimed') return { kind: 'claimed', pending: pendingSchema.parse(JSON.parse(value)) };
+    const reply = await this.redis.eval(CLAIM, 2, this.key(id), this.usedKey(id), marker, String(7 * 86_400));
+    const [kind, value] = z.tuple([z.string(), z.string()]).parse(reply);
+    if (kind === 'claimed') {
+      const pending = pendingSchema.safeParse(parseJson(value));
+      // A record that no longer parses (written by an older version) cannot be run: say it is unknown.
+      return pending.success ? { kind: 'claimed', pending: pending.data } : { kind: 'unknown' };
+    }
     if (kind === 'used') {
-      const u = JSON.parse(value) as { by: string; outcome: string; jobId: string };
-      return { kind: 'used', ...u };
+      const u = usedSchema.safeParse(parseJson(value));
+      return u.success ? { kind: 'used', ...u.data } : { kind: 'unknown' };
     }
     const raw = await this.redis.get(this.usedKey(`${id}:meta`));
-    const meta = raw
-      ? (JSON.parse(raw) as { expiresAt: number; text: string; requester: string })
-      : undefined;
+    const parsedMeta = raw ? metaSchema.safeParse(parseJson(raw)) : undefined;
+    const meta = parsedMeta?.success ? parsedMeta.data : undefined;
     return meta && meta.expiresAt <= Date.now()
-      ? { kind: 'expired', text: meta.text, requester: meta.requester }
+      ? { kind: 'expired', text: meta.text, requester: meta.requester, recordId: meta.recordId }
       : { kind: 'unknown' };
   }
 

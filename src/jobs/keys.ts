@@ -13,7 +13,7 @@ export function keys(prefix: string) {
     cancel: (jobId: string) => `${prefix}:cancel:${jobId}`,
     cancelChannel: `${prefix}:cancel-events`,
     posted: (key: string) => `${prefix}:posted:${key}`,
-    jobMessage: (jobId: string) => `${prefix}:job-message:${jobId}`,
+    jobRecord: (recordId: string) => `${prefix}:job-state:${recordId}`,
     messageRate: (channel: string, ts: string) => `${prefix}:msg-rate:${channel}:${ts}`,
   };
 }

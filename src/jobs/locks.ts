@@ -61,7 +61,7 @@ export class HostLocks {
     for (const r of sorted) {
       const fence = await this.redis.incr(this.fenceKey);
       const key = this.lockKey(r);
-      const holder = (await this.redis.eval(
+      const holder = await this.redis.eval(
         ACQUIRE,
         2,
         key,
@@ -69,12 +69,13 @@ export class HostLocks {
         jobId,
         String(this.ttlMs),
         String(fence),
-      )) as string | null;
-      if (holder) {
+      );
+      if (typeof holder === 'string') {
         await Promise.all(held.map((h) => this.redis.eval(RELEASE, 2, h.key, lastKey(h.key), h.value)));
         const other = holder.slice(0, holder.lastIndexOf(':'));
+        const what = r.startsWith('host:') ? `Host ${r.slice(5)}` : `\`${r}\``;
         throw new AppError(ErrorCode.lockBusy, `${r} is locked by job ${other}`, {
-          userMessage: `Waiting: Host ${r} is busy with job ${other}.`,
+          userMessage: `Waiting: ${what} is busy with job ${other}.`,
           details: { resource: r, holder: other },
         });
       }
@@ -84,14 +85,7 @@ export class HostLocks {
       resources: sorted,
       renew: async () => {
         for (const h of held) {
-          const ok = (await this.redis.eval(
-            RENEW,
-            2,
-            h.key,
-            lastKey(h.key),
-            h.value,
-            String(this.ttlMs),
-          )) as number;
+          const ok = await this.redis.eval(RENEW, 2, h.key, lastKey(h.key), h.value, String(this.ttlMs));
           if (ok !== 1)
             throw new AppError(ErrorCode.lockLost, `lost the lock ${h.key}`, {
               userMessage: 'Lost the Host lock (another job took it over); stopped.',

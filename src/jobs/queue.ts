@@ -8,7 +8,6 @@ import { createHash } from 'node:crypto';
 import { type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { CommandId } from '../plugins/index.js';
 import { keys } from './keys.js';
 
 export const jobEnvelopeSchema = z.object({
@@ -19,20 +18,25 @@ export const jobEnvelopeSchema = z.object({
   requester: z.string(),
   isAdmin: z.boolean(),
   channel: z.string(),
-  /** The job message; absent until the worker has posted it (the bot only enqueues). */
-  messageTs: z.string().optional(),
+  /** The job-state record this job shows its progress in (default: the job's own id). */
+  recordId: z.string().optional(),
   /** Slack's response_url of the command (30 min, 5 uses): for ephemeral errors when posting fails. */
   responseUrl: z.string().url().optional(),
   confirmId: z.string().optional(),
   confirmedBy: z.string().optional(),
-  pinned: z.record(z.unknown()).default({}),
+  /** What the confirmed plan pinned; parsed with the command's own `pinned` schema before a step sees it. */
+  pinned: z.unknown().optional(),
   /** Bumped by `/flexvdi retry` so messages posted once per run are posted again for the new run. */
   generation: z.number().int().min(0).default(0),
 });
 export type JobEnvelope = z.input<typeof jobEnvelopeSchema>;
 export type JobEnvelopeParsed = z.output<typeof jobEnvelopeSchema>;
 
-export type JobName = CommandId;
+/**
+ * Job names are command ids. Plugins are registered at run time (tests add their own), so the honest type is
+ * a string that the worker looks up in the registry (an unknown name fails the job as `job.unknown_command`).
+ */
+export type JobName = string;
 export type FlexQueue = Queue<JobEnvelope, unknown, JobName>;
 
 /** A short, readable, deterministic id: no ':' and never all digits (BullMQ's rules for custom ids). */

@@ -1,153 +1,97 @@
 /**
- * What a running job shows: one JobView, rendered into the job's Slack message through the coalescing
- * updater, mirrored into the BullMQ job's progress (for `/flexvdi job <id>`), and thread posts that happen
- * at most once per job run (a Redis SET NX marker) even when BullMQ runs the job again.
+ * What one running job shows: it holds the job's record in memory, takes progress from the engine and the
+ * plugin (steps, Hosts, a status line), and hands every change to the job-message service (the only Slack
+ * writer), coalesced. BullMQ's job progress gets the step and Host tables only (for `/flexvdi job <id>`).
  */
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { ProgressReporter } from '../core/plugin.js';
-import { type Block, sectionsFor } from '../slack/blocks.js';
-import { type JobView, renderJob } from '../slack/job-view.js';
-import { honourRetryAfter, type MessageUpdater, type SlackClient } from '../slack/updater.js';
+import type { HostState, ProgressReporter } from '../core/plugin.js';
+import type { Md } from '../core/text.js';
+import { AppError, ErrorCode } from '../errors.js';
+import type { JobMessages } from './job-messages.js';
+import type { JobProgress, JobRecord } from './job-state.js';
+
+const PROGRESS_COALESCE_MS = 250;
 
 export interface ReporterDeps {
-  slack: SlackClient;
-  updater: MessageUpdater;
-  redis: Redis;
-  postedKey: (k: string) => string;
+  messages: JobMessages;
   log: Logger;
-  saveProgress: (view: JobView) => Promise<void>;
-  postDebounceMs?: number;
+  saveProgress: (p: JobProgress) => Promise<void>;
+  responseUrl?: string | undefined;
 }
 
 export class JobReporter implements ProgressReporter {
   private lastSaved = 0;
-  private messageTs: string | undefined;
-  private creating: Promise<string> | undefined;
-  private postTimer: NodeJS.Timeout | undefined;
+  private saving: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
 
-  /**
-   * `ts` is the job message when it exists already; otherwise `ensureMessage` posts it (once per job) the
-   * first time there is something to show — for a job that finishes within the debounce, that first post
-   * already carries the final state, one Slack call in all.
-   */
   constructor(
-    private readonly deps: ReporterDeps,
-    readonly channel: string,
-    ts: string | undefined,
-    readonly view: JobView,
-    private readonly ensureMessage: (content: {
-      text: string;
-      blocks: Block[];
-    }) => Promise<{ ts: string; posted: boolean }>,
-  ) {
-    this.messageTs = ts;
+    private readonly d: ReporterDeps,
+    private rec: JobRecord,
+  ) {}
+
+  get record(): JobRecord {
+    return this.rec;
   }
 
-  get ts(): string | undefined {
-    return this.messageTs;
+  /** Changes what the job shows; coalesced (a progress update: at most one record write per 250 ms). */
+  set(patch: Partial<JobRecord>): void {
+    this.rec = { ...this.rec, ...patch };
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      void this.push(false).catch((err: Error) =>
+        this.d.log.warn({ err: err.message }, 'job progress not shown'),
+      );
+    }, PROGRESS_COALESCE_MS);
   }
 
-  /** The job message, posted now if it does not exist yet. */
-  async target(): Promise<string> {
-    if (this.messageTs) return this.messageTs;
-    this.creating ??= (async () => {
-      const content = renderJob(this.view);
-      const r = await this.ensureMessage(content);
-      this.messageTs = r.ts;
-      // Edit when the post was made by an earlier run, or the view changed while posting.
-      if (
-        !r.posted ||
-        renderJob(this.view).text !== content.text ||
-        JSON.stringify(renderJob(this.view).blocks) !== JSON.stringify(content.blocks)
-      ) {
-        await this.deps.updater.update(this.channel, r.ts, renderJob(this.view), true);
-      }
-      return r.ts;
-    })();
-    try {
-      return await this.creating;
-    } catch (err) {
-      this.creating = undefined;
-      throw err;
-    }
-  }
-
-  /** Changes the view and schedules an edit (coalesced). Resolves when Slack has it. */
-  set(patch: Partial<JobView>): Promise<void> {
-    Object.assign(this.view, patch);
-    return this.push(false);
-  }
-
-  private async push(urgent: boolean): Promise<void> {
-    const now = Date.now();
-    if (urgent || now - this.lastSaved > 1000) {
-      this.lastSaved = now;
-      await this.deps
-        .saveProgress(structuredClone(this.view))
-        .catch((err: Error) => this.deps.log.debug({ err: err.message }, 'could not save progress'));
-    }
-    if (!this.messageTs) {
-      if (!urgent) {
-        this.postTimer ??= setTimeout(() => {
-          this.postTimer = undefined;
-          this.target().catch((err: Error) =>
-            this.deps.log.warn({ err: err.message }, 'could not post the job message'),
-          );
-        }, this.deps.postDebounceMs ?? 300);
-        return;
-      }
-      if (this.postTimer) clearTimeout(this.postTimer);
-      this.postTimer = undefined;
-      await this.target(); // posts the current view, or edits it in if it changed meanwhile
-      return;
-    }
-    await this.deps.updater.update(this.channel, this.messageTs!, renderJob(this.view), urgent);
-  }
-
-  /** The final state: saved and sent, awaited. */
-  async final(patch: Partial<JobView>): Promise<void> {
-    Object.assign(this.view, patch);
-    delete this.view.current;
+  /** A state change: saved and shown, awaited. Clears the status line. */
+  async final(patch: Partial<JobRecord>): Promise<JobRecord> {
+    const { current: _drop, ...rest } = { ...this.rec, ...patch };
+    this.rec = rest;
     await this.push(true);
+    return this.rec;
+  }
+
+  /** The message's ts (posting it now if needed): for things that must point at it, e.g. a confirmation. */
+  async messageTs(): Promise<string> {
+    if (this.rec.messageTs) return this.rec.messageTs;
+    await this.push(true);
+    if (!this.rec.messageTs) throw new AppError(ErrorCode.internal, 'the job message was not posted');
+    return this.rec.messageTs;
+  }
+
+  async postInThread(key: string, lines: readonly Md[], title: string): Promise<void> {
+    await this.d.messages.postInThread(this.rec, key, lines, title);
   }
 
   step(text: string): void {
-    this.view.current = text;
-    void this.push(false);
+    this.set({ current: text });
   }
 
-  host(name: string, state: 'pending' | 'running' | 'ok' | 'failed' | 'skipped', detail?: string): void {
-    this.view.hosts = {
-      ...(this.view.hosts ?? {}),
-      [name]: detail === undefined ? { state } : { state, detail },
-    };
-    void this.push(false);
+  host(name: string, state: HostState, detail?: string): void {
+    this.set({
+      hosts: { ...(this.rec.hosts ?? {}), [name]: detail === undefined ? { state } : { state, detail } },
+    });
   }
 
-  /** Posts in the job message's thread once per `key` (a re-run of the job does not post it again). */
-  async postInThread(key: string, lines: string[], title?: string): Promise<void> {
-    const marker = this.deps.postedKey(key);
-    const first = await this.deps.redis.set(marker, '1', 'EX', 30 * 86_400, 'NX');
-    if (first !== 'OK') return;
-    try {
-      const blocks = sectionsFor(lines, title ? { title } : {}).slice(0, 50);
-      const threadTs = await this.target();
-      // Fix (core tests): a 429 used to drop the post for good; Retry-After is waited out instead.
-      await honourRetryAfter(
-        () =>
-          this.deps.slack.chat.postMessage({
-            channel: this.channel,
-            thread_ts: threadTs,
-            text: `${title ?? ''}\n${lines.join('\n')}`.slice(0, 39_000),
-            blocks: blocks as never,
-          }),
-        this.deps.log,
-        'chat.postMessage (thread)',
-      );
-    } catch (err) {
-      await this.deps.redis.del(marker);
-      this.deps.log.warn({ err: (err as Error).message }, 'could not post in the job thread');
+  private async push(urgent: boolean): Promise<void> {
+    if (urgent && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
     }
+    const now = Date.now();
+    if (urgent || now - this.lastSaved > 1000) {
+      this.lastSaved = now;
+      const progress: JobProgress = { steps: this.rec.steps ?? [], hosts: this.rec.hosts ?? {} };
+      this.saving = this.d
+        .saveProgress(progress)
+        .catch((err: Error) => this.d.log.debug({ err: err.message }, 'could not save progress'));
+    }
+    const saved = await this.d.messages.save(this.rec, {
+      urgent,
+      ...(this.d.responseUrl ? { responseUrl: this.d.responseUrl } : {}),
+    });
+    if (saved.messageTs && !this.rec.messageTs) this.rec = { ...this.rec, messageTs: saved.messageTs };
+    if (urgent) await this.saving;
   }
 }

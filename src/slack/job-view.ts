@@ -1,54 +1,17 @@
 /**
  * One job message per job: the same message goes planning → plan with buttons → queued → running (steps,
- * per-Host table) → result. This module turns the job's state into Block Kit within Slack's limits.
+ * per-Host table) → result. This is the one renderer of job messages: it turns a job-state record into
+ * Block Kit within Slack's limits. Plans and results arrive as `Md` (escaped where they were made); every
+ * other string that did not come from this file — the command as typed, step details, Host names and
+ * details, error messages — is escaped here.
  */
-import type { CommandResult, Plan } from '../core/plugin.js';
-import {
-  actions,
-  type Block,
-  context,
-  divider,
-  escapeMrkdwn,
-  fitBlocks,
-  section,
-  sectionsFor,
-} from './blocks.js';
+import type { Section } from '../core/plugin.js';
+import { escapeEntities, escapeMd, type Md } from '../core/text.js';
+import type { JobRecord, JobState, StepState } from '../jobs/job-state.js';
+import { actions, type Block, context, divider, fitBlocks, section, sectionsFor } from './blocks.js';
 
-export type JobState =
-  | 'planning'
-  | 'awaiting-confirmation'
-  | 'refused'
-  | 'noop'
-  | 'queued'
-  | 'waiting'
-  | 'running'
-  | 'retrying'
-  | 'completed'
-  | 'failed'
-  | 'cancelled'
-  | 'expired';
-
-export type StepState = 'pending' | 'running' | 'done' | 'skipped' | 'failed';
-export type HostState = 'pending' | 'running' | 'ok' | 'failed' | 'skipped';
-
-export interface JobView {
-  text: string;
-  jobId?: string;
-  requester: string;
-  state: JobState;
-  note?: string;
-  plan?: Plan;
-  confirmId?: string;
-  expiresAt?: number;
-  confirmedBy?: string;
-  /** Extra buttons a command offers beside Confirm/Cancel (e.g. OCFS2's Edit). */
-  extraButtons?: { text: string; actionId: string }[];
-  steps?: { id: string; title: string; state: StepState; detail?: string }[];
-  hosts?: Record<string, { state: HostState; detail?: string }>;
-  current?: string;
-  result?: CommandResult;
-  error?: string;
-}
+/** What the renderer needs of a record (the record itself, or a view made up before one exists). */
+export type JobView = Omit<JobRecord, 'recordId' | 'channel' | 'messageTs' | 'updatedAt'>;
 
 const ICON: Record<JobState, string> = {
   planning: ':mag:',
@@ -60,6 +23,7 @@ const ICON: Record<JobState, string> = {
   running: ':gear:',
   retrying: ':repeat:',
   completed: ':white_check_mark:',
+  findings: ':warning:',
   failed: ':x:',
   cancelled: ':octagonal_sign:',
   expired: ':alarm_clock:',
@@ -76,19 +40,28 @@ const STEP_ICON: Record<StepState, string> = {
 export const CONFIRM_ACTION = 'flexvdi_confirm';
 export const CANCEL_ACTION = 'flexvdi_cancel';
 
+const LABEL: Partial<Record<JobState, string>> = { findings: 'completed with findings' };
 export function stateLabel(state: JobState): string {
-  return state.replace('-', ' ');
+  return LABEL[state] ?? state.replace('-', ' ');
 }
 
+const md = (m: Md): string => m.mrkdwn;
+const sectionBlocks = (sections: readonly Section[]): Block[] =>
+  sections.flatMap((s) => sectionsFor(s.lines.map(md), s.title ? { title: `*${md(s.title)}*` } : {}));
+
+/** Slack user ids are ours to render as mentions only when they look like one. */
+const mention = (id: string) => (/^[UW][A-Z0-9]{2,20}$/.test(id) ? `<@${id}>` : escapeMd(id));
+
 export function renderJob(v: JobView): { text: string; blocks: Block[] } {
-  const title = `${ICON[v.state]} *\`/flexvdi ${escapeMrkdwn(v.text)}\`* — ${stateLabel(v.state)}`;
+  const command = escapeMd(v.text);
+  const title = `${ICON[v.state]} *\`/flexvdi ${command}\`* — ${stateLabel(v.state)}`;
   const head: Block[] = [
-    section(v.note ? `${title}\n${v.note}` : title),
+    section(v.note ? `${title}\n${md(v.note)}` : title),
     context(
       [
-        `requested by <@${v.requester}>`,
-        v.jobId ? `job \`${v.jobId}\`` : '',
-        v.confirmedBy ? `confirmed by <@${v.confirmedBy}>` : '',
+        `requested by ${mention(v.requester)}`,
+        v.jobId ? `job \`${escapeMd(v.jobId)}\`` : '',
+        v.confirmedBy ? `confirmed by ${mention(v.confirmedBy)}` : '',
       ]
         .filter(Boolean)
         .join(' · '),
@@ -102,40 +75,39 @@ export function renderJob(v: JobView): { text: string; blocks: Block[] } {
       v.state === 'noop' ||
       v.state === 'expired')
   ) {
-    body.push(section(`*Plan:* ${v.plan.summary}`));
-    if (v.plan.refused) body.push(section(`:no_entry: *Refused:* ${v.plan.refused}`));
-    for (const s of v.plan.sections)
-      body.push(...sectionsFor(s.lines, s.title ? { title: `*${s.title}*` } : {}));
-    if (v.plan.warnings.length) body.push(...sectionsFor(v.plan.warnings.map((w) => `:warning: ${w}`)));
+    body.push(section(`*Plan:* ${md(v.plan.summary)}`));
+    if (v.plan.refused) body.push(section(`:no_entry: *Refused:* ${md(v.plan.refused)}`));
+    body.push(...sectionBlocks(v.plan.sections));
+    if (v.plan.warnings.length) body.push(...sectionsFor(v.plan.warnings.map((w) => `:warning: ${md(w)}`)));
   }
   if (v.steps?.length) {
     body.push(
       ...sectionsFor(
-        v.steps.map((s) => `${STEP_ICON[s.state]} ${s.title}${s.detail ? ` — ${s.detail}` : ''}`),
+        v.steps.map((s) => `${STEP_ICON[s.state]} ${s.title}${s.detail ? ` — ${escapeMd(s.detail)}` : ''}`),
       ),
     );
   }
   if (v.current && (v.state === 'running' || v.state === 'waiting' || v.state === 'retrying'))
-    body.push(context(v.current));
+    body.push(context(escapeMd(v.current)));
   if (v.hosts && Object.keys(v.hosts).length) {
     const names = Object.keys(v.hosts);
     const w = Math.min(24, Math.max(...names.map((n) => n.length)));
+    // A code block: formatting characters are inert there, but `&`, `<`, `>` still need escaping.
     body.push(
       ...sectionsFor(
         names.map((n) => {
-          const h = v.hosts![n]!;
-          return `${n.padEnd(w)}  ${h.state.padEnd(7)}  ${h.detail ?? ''}`.trimEnd();
+          const h = v.hosts?.[n];
+          const line = `${n.padEnd(w)}  ${(h?.state ?? '').padEnd(7)}  ${h?.detail ?? ''}`.trimEnd();
+          return escapeEntities(line.replace(/`/g, 'ˋ'));
         }),
         { code: true },
       ),
     );
   }
   if (v.result) {
-    body.push(divider(), section(`*Result:* ${v.result.summary}`));
-    for (const s of v.result.sections)
-      body.push(...sectionsFor(s.lines, s.title ? { title: `*${s.title}*` } : {}));
+    body.push(divider(), section(`*Result:* ${md(v.result.summary)}`), ...sectionBlocks(v.result.sections));
   }
-  if (v.error) body.push(section(`:x: ${v.error}`));
+  if (v.error) body.push(section(`:x: ${escapeEntities(v.error)}`));
   const tail: Block[] = [];
   if (v.state === 'awaiting-confirmation' && v.confirmId) {
     const mins = v.expiresAt ? Math.max(1, Math.round((v.expiresAt - Date.now()) / 60_000)) : undefined;
@@ -148,17 +120,23 @@ export function renderJob(v: JobView): { text: string; blocks: Block[] } {
           style: 'primary',
           confirm: {
             title: 'Run this plan?',
-            text: `This changes the cluster: ${v.plan?.summary ?? v.text}`,
+            text: `This changes the cluster: ${v.plan ? md(v.plan.summary) : command}`,
             confirm: 'Run it',
             deny: 'Back',
           },
         },
-        ...(v.extraButtons ?? []).map((b) => ({ text: b.text, actionId: b.actionId, value: v.confirmId! })),
+        ...(v.extraButtons ?? []).map((b) => ({
+          text: b.text,
+          actionId: b.actionId,
+          value: v.confirmId ?? '',
+        })),
         { text: 'Cancel', actionId: CANCEL_ACTION, value: v.confirmId, style: 'danger' as const },
       ]),
     );
-    if (mins) tail.push(context(`Only <@${v.requester}> or an admin can confirm. Expires in ${mins} min.`));
+    if (mins)
+      tail.push(context(`Only ${mention(v.requester)} or an admin can confirm. Expires in ${mins} min.`));
   }
   const blocks = fitBlocks(head, body, tail, '…{n} more blocks not shown; see the thread for details.');
-  return { text: `/flexvdi ${v.text} — ${stateLabel(v.state)}`, blocks };
+  // The notification text is plain: no markup at all, and nothing that could ping.
+  return { text: escapeEntities(`/flexvdi ${v.text} — ${stateLabel(v.state)}`), blocks };
 }

@@ -40,6 +40,9 @@ async function ask(text: string, user = ADMIN): Promise<string> {
   const before = s.double.ephemerals(OPS, user).length;
   const res = await s.send(text, { user });
   expect(res.status).toBe(200);
+  // Refusals and argument errors are answered in the ack itself; answers come through response_url.
+  const acked = res.body ? (JSON.parse(res.body) as { text?: string }).text : undefined;
+  if (acked) return acked;
   const reply = await s.double.waitFor(() => s.double.ephemerals(OPS, user)[before]);
   return reply.text;
 }

@@ -81,6 +81,10 @@ describe('cancel across processes', () => {
       'c:done',
     ]);
     // the Host lock was released by the holder and not taken by the cancelled job
-    await until(async () => (await s.redis.exists(`${s.prefix}:lock:cx2`)) === 0, 10_000, 'lock release');
+    await until(
+      async () => (await s.redis.exists(`${s.prefix}:lock:host:cx2`)) === 0,
+      10_000,
+      'lock release',
+    );
   });
 });

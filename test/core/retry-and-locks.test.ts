@@ -141,9 +141,9 @@ describe('per-Host locks', () => {
     const job = await confirmed('test change lk6 --slow-ms 2500');
     await until(async () => (await traceOf(s, job.jobId)).includes('b:start'), 20_000, 'lk6 step b');
     // as after a Redis restart longer than the lease: the lock key is gone, nobody else holds the Host
-    await s.redis.del(`${s.prefix}:lock:lk6`);
+    await s.redis.del(`${s.prefix}:lock:host:lk6`);
     await until(
-      async () => (await s.redis.get(`${s.prefix}:lock:lk6`))?.startsWith(`${job.jobId}:`),
+      async () => (await s.redis.get(`${s.prefix}:lock:host:lk6`))?.startsWith(`${job.jobId}:`),
       10_000,
       're-taken lock',
     );
@@ -163,14 +163,14 @@ describe('per-Host locks', () => {
     await until(async () => (await traceOf(s, job.jobId)).includes('b:start'), 20_000, 'lk7 step b');
     // another job holds the Host now (its lease after ours had expired)
     const intruder = 'j-intruder00:999999';
-    await s.redis.set(`${s.prefix}:lock:lk7`, intruder, 'PX', 60_000);
-    await s.redis.set(`${s.prefix}:lock:lk7:last`, intruder, 'EX', 600);
+    await s.redis.set(`${s.prefix}:lock:host:lk7`, intruder, 'PX', 60_000);
+    await s.redis.set(`${s.prefix}:lock:host:lk7:last`, intruder, 'EX', 600);
     const waiting = await waitForState(s, job.ts, /Host lk7 is busy with job j-intruder00/);
     expect(waiting).not.toContain('Cancelled');
     expect(await traceOf(s, job.jobId)).toEqual(['a:start', 'a:done', 'b:start', 'b:aborted']);
     // the intruder's lock was left alone while it held the Host
-    expect(await s.redis.get(`${s.prefix}:lock:lk7`)).toBe(intruder);
-    await s.redis.del(`${s.prefix}:lock:lk7`, `${s.prefix}:lock:lk7:last`);
+    expect(await s.redis.get(`${s.prefix}:lock:host:lk7`)).toBe(intruder);
+    await s.redis.del(`${s.prefix}:lock:host:lk7`, `${s.prefix}:lock:host:lk7:last`);
     await waitForState(s, job.ts, /— completed/);
     // a is not repeated; b runs again (it never finished), then c
     expect(await traceOf(s, job.jobId)).toEqual([

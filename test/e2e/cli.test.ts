@@ -153,6 +153,13 @@ describe('start-up errors are clear and non-zero', () => {
     expect(r.stderr).toMatch(/bad-inventory\.yaml: hosts\[1\]\.ip: must be an IPv4 address/);
   });
 
+  it('an invalid LOG_LEVEL is a configuration error (exit 2) naming the valid levels, not a stack trace', async () => {
+    const r = await run(['start', '--local-slack'], cleanEnv({ LOG_LEVEL: 'loud' }));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('an unknown command prints usage and exits 2', async () => {
     const r = await run(['frobnicate'], cleanEnv());
     expect(r.code).toBe(2);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
 import { planButtons } from '../../src/core/plugin.js';
+import { md } from '../../src/core/text.js';
 import { AppError } from '../../src/errors.js';
 import type { ManagerClient } from '../../src/manager/index.js';
 import { parseReserve } from '../../src/plugins/ocfs2/args.js';
@@ -24,8 +25,8 @@ import {
   validateCluster,
 } from '../../src/plugins/ocfs2/cluster-conf.js';
 import type { HostOcfs2 } from '../../src/plugins/ocfs2/host-ops.js';
-import { standingOf } from '../../src/plugins/ocfs2/membership.js';
-import { clusterOf, planNodes, registeredHosts } from '../../src/plugins/ocfs2/nodes.js';
+import { type Standing, standingOf } from '../../src/plugins/ocfs2/membership.js';
+import { clusterOf, planNodes } from '../../src/plugins/ocfs2/nodes.js';
 import {
   DEFAULT_TIMEOUTS,
   renderSettings,
@@ -33,6 +34,7 @@ import {
   timeoutsOf,
 } from '../../src/plugins/ocfs2/o2cb-settings.js';
 import { headroomAdvice, summarySections } from '../../src/plugins/ocfs2/summary.js';
+import { registeredHosts } from '../../src/plugins/registration/registry-api.js';
 import { LIMITS } from '../../src/slack/blocks.js';
 import { renderJob } from '../../src/slack/job-view.js';
 import { checkMessageLimits } from '../../src/slack-double/index.js';
@@ -196,6 +198,7 @@ describe('validation: what o2cb accepts and we refuse', () => {
   });
 });
 
+// The node list is the registration plugin's registered Hosts (ocfs2 asks it with `fallback: 'inventory'`).
 describe('the node list', () => {
   const hosts = ['a', 'b', 'c'].map((n, i) => ({
     name: n,
@@ -208,29 +211,35 @@ describe('the node list', () => {
 
   it('is the inventory Hosts the Manager lists (matched by FQDN, any case)', async () => {
     const r = await registeredHosts(
-      config,
-      manager(
-        async () =>
-          [{ hostId: 'C.EXAMPLE.COM' }, { hostId: 'a.example.com' }, { hostId: 'x.other' }] as never,
-      ),
+      {
+        config,
+        manager: manager(
+          async () =>
+            [{ hostId: 'C.EXAMPLE.COM' }, { hostId: 'a.example.com' }, { hostId: 'x.other' }] as never,
+        ),
+      },
+      { fallback: 'inventory' },
     );
     expect(r.from).toBe('manager');
     expect(r.hosts.map((h) => h.name)).toEqual(['a', 'c']);
-    expect(r.note).toBe('the Hosts registered with the Manager (2 of 3 in the inventory)');
+    expect(r.note.mrkdwn).toBe('the Hosts registered with the Manager (2 of 3 in the inventory)');
   });
 
   it('falls back to the inventory when the Manager does not answer, and says why', async () => {
     const r = await registeredHosts(
-      config,
-      manager(async () => {
-        throw new AppError('manager.unreachable', 'x', {
-          userMessage: 'The Manager at https://m is unreachable.',
-        });
-      }),
+      {
+        config,
+        manager: manager(async () => {
+          throw new AppError('manager.unreachable', 'x', {
+            userMessage: 'The Manager at https://m is unreachable.',
+          });
+        }),
+      },
+      { fallback: 'inventory' },
     );
     expect(r.from).toBe('inventory');
     expect(r.hosts).toHaveLength(3);
-    expect(r.note).toContain('the Manager did not answer (The Manager at https://m is unreachable.)');
+    expect(r.note.mrkdwn).toContain('the Manager did not answer (The Manager at https://m is unreachable.)');
   });
 });
 
@@ -249,15 +258,14 @@ describe('where a Host stands against the cluster', () => {
   });
   const at = (host: ReturnType<typeof inv>, s: HostOcfs2) =>
     standingOf(three, conf, DEFAULT_TIMEOUTS, host, s, 'host1');
+  const reasonOf = (st: Standing) => ('reason' in st ? st.reason.mrkdwn : '');
 
   it('a Host matching a reserved slot joins; one with another IP is told why', () => {
     expect(at(inv('host6', '10.0.0.16'), state({}))).toMatchObject({ kind: 'join', node: { number: 5 } });
     const wrong = at(inv('host6', '10.0.0.99'), state({ addresses: ['10.0.0.99'] }));
     expect(wrong.kind).toBe('not-listed');
-    expect((wrong as { reason: string }).reason).toMatch(
-      /reserved for 10\.0\.0\.16, but host6 is at 10\.0\.0\.99/,
-    );
-    expect((wrong as { reason: string }).reason).toMatch(/`service o2cb offline` on every node/);
+    expect(reasonOf(wrong)).toMatch(/reserved for 10\.0\.0\.16, but host6 is at 10\.0\.0\.99/);
+    expect(reasonOf(wrong)).toMatch(/`service o2cb offline` on every node/);
   });
 
   it('in sync, blocked by o2cb online elsewhere, or not listed at all', () => {
@@ -268,7 +276,7 @@ describe('where a Host stands against the cluster', () => {
       inv('host7', '10.0.0.17'),
       state({ hostname: 'host7.example.com', addresses: ['10.0.0.17'] }),
     );
-    expect((stranger as { reason: string }).reason).toMatch(/no node of cluster `vdi` is named `host7`/);
+    expect(reasonOf(stranger)).toMatch(/no node of cluster `vdi` is named `host7`/);
   });
 });
 
@@ -306,13 +314,13 @@ describe('the cluster summary', () => {
       maxNodes,
       timeouts: DEFAULT_TIMEOUTS,
       settingsPath: '/etc/default/o2cb',
-      source: 'the Hosts registered with the Manager',
+      source: md`the Hosts registered with the Manager`,
       confSha: 'ab'.repeat(32),
     });
     const plan = {
-      summary: 'Create OCFS2 cluster `vdi`',
+      summary: md`Create OCFS2 cluster \`vdi\``,
       sections,
-      warnings: ['w'],
+      warnings: [md`w`],
       edit: { title: 'Edit', fields: [] },
     };
     return {
@@ -353,7 +361,7 @@ describe('the cluster summary', () => {
   });
 
   it('advises headroom only when max nodes equals the node count', () => {
-    expect(headroomAdvice(8, 8)).toMatch(/No headroom.*--max-nodes 12/);
+    expect(headroomAdvice(8, 8)?.mrkdwn).toMatch(/No headroom.*--max-nodes 12/);
     expect(headroomAdvice(3, 8)).toBeUndefined();
   });
 });

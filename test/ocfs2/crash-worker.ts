@@ -8,20 +8,27 @@
  *   OCFS2_TUNING  JSON worker tuning (short lock and stall intervals)
  * Prints `ready <pid>` once it takes jobs. SIGTERM stops it gracefully.
  */
+
 import { Redis } from 'ioredis';
+import { z } from 'zod';
 import { loadConfig } from '../../src/config.js';
-import type { AnyCommand, StepContext } from '../../src/core/plugin.js';
-import type { WorkerDeps } from '../../src/jobs/worker.js';
+import type { WorkerTuning } from '../../src/jobs/engine.js';
 import { createLogger } from '../../src/log.js';
 import { builtinPlugins } from '../../src/plugins/index.js';
 import { CLUSTER_CONF } from '../../src/plugins/ocfs2/cluster-conf.js';
 import { startRuntime } from '../../src/runtime.js';
 import { createServices } from '../../src/services.js';
 import type { SshPool } from '../../src/ssh/index.js';
+import { intercept } from '../support/intercept.js';
 
 const env = process.env;
 const crash = env['OCFS2_CRASH'] ?? '';
-const tuning = env['OCFS2_TUNING'] ? (JSON.parse(env['OCFS2_TUNING']) as WorkerDeps['tuning']) : undefined;
+const tuning: WorkerTuning | undefined = env['OCFS2_TUNING']
+  ? z
+      .object({ lockDurationMs: z.number(), stalledIntervalMs: z.number() })
+      .partial()
+      .parse(JSON.parse(env['OCFS2_TUNING']))
+  : undefined;
 const config = loadConfig(env);
 const log = createLogger({ level: config.logLevel, name: 'ocfs2-crash-worker' }, process.stderr);
 const redis = new Redis(config.redisUrl ?? 'redis://127.0.0.1:6379');
@@ -49,33 +56,26 @@ function dyingAfterConfWrite(ssh: SshPool): SshPool {
   };
 }
 
-function crashing(spec: AnyCommand): AnyCommand {
-  return {
-    ...spec,
-    steps: spec.steps.map((st) => ({
-      ...st,
-      run: async (ctx: StepContext<unknown>) => {
-        if (crash === 'after-conf-write' && st.id === 'write-conf' && (await firstTime(ctx.jobId))) {
-          const ssh = dyingAfterConfWrite(services.ssh);
-          return st.run({ ...ctx, services: { ...ctx.services, extra: { ...ctx.services.extra, ssh } } });
-        }
-        return st.run(ctx);
-      },
-    })),
-  };
-}
-
 const plugins = builtinPlugins.map((p) =>
-  p.name === 'ocfs2'
-    ? { ...p, commands: p.commands.map((c) => (c.id === 'ocfs2 first-node' ? crashing(c) : c)) }
-    : p,
+  p.name !== 'ocfs2'
+    ? p
+    : intercept(p, async (call) => {
+        if (
+          crash === 'after-conf-write' &&
+          call.command === 'ocfs2 first-node' &&
+          call.step === 'write-conf' &&
+          (await firstTime(call.env.jobId))
+        )
+          return call.run({ services: { ...call.env.services, ssh: dyingAfterConfWrite(services.ssh) } });
+        return call.run();
+      }),
 );
 const runtime = await startRuntime({
   config,
   log,
   roles: { bot: false, worker: true },
   plugins,
-  extra: { ...services },
+  services,
   ...(tuning ? { workerTuning: tuning } : {}),
 });
 process.stdout.write(`ready ${process.pid}\n`);

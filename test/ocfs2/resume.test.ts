@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
 import { renderClusterConf } from '../../src/plugins/ocfs2/cluster-conf.js';
-import { ocfs2Membership } from '../../src/plugins/ocfs2/index.js';
+import { ocfs2Plugin } from '../../src/plugins/ocfs2/index.js';
 import { createServices } from '../../src/services.js';
 import { replacePin } from '../../src/ssh/index.js';
 import {
@@ -222,12 +222,23 @@ describe('a replaced Host', () => {
     // what replace-host can ask the plugin
     const services = createServices(config, quietLog);
     try {
-      expect(await ocfs2Membership(services.ssh, config, h2)).toEqual({
+      const ps = { ...services, config, log: quietLog, hostRoles: async () => [] };
+      const signal = new AbortController().signal;
+      expect(await ocfs2Plugin.api(ps).membership(h2, signal)).toEqual({
         cluster: CLUSTER,
         node: { number: 1, name: 'host2', ip: ip('host2'), port: 7777 },
         source: 'host1',
         rejoin: '/flexvdi ocfs2 join host2',
       });
+      // and what replace-host shows of it
+      const roles = await ocfs2Plugin.hostRoles(ps, h2, signal);
+      expect(roles.map((r) => [r.plugin, r.role.mrkdwn, r.afterReplace?.mrkdwn])).toEqual([
+        [
+          'ocfs2',
+          `node 1 (\`host2\`) of OCFS2 cluster \`${CLUSTER}\``,
+          'rejoin it: `/flexvdi ocfs2 join host2`',
+        ],
+      ]);
     } finally {
       await services.ssh.close();
     }

@@ -15,18 +15,24 @@
  */
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
+import { z } from 'zod';
 import { loadConfig } from '../../src/config.js';
-import type { AnyCommand, StepContext } from '../../src/core/plugin.js';
-import type { WorkerDeps } from '../../src/jobs/worker.js';
+import type { WorkerTuning } from '../../src/jobs/engine.js';
 import { createLogger } from '../../src/log.js';
 import { builtinPlugins } from '../../src/plugins/index.js';
 import { startRuntime } from '../../src/runtime.js';
 import { createServices } from '../../src/services.js';
 import type { SshPool } from '../../src/ssh/index.js';
+import { intercept } from '../support/intercept.js';
 
 const env = process.env;
-const plan = JSON.parse(env['REG_CRASH'] ?? '{}') as Record<string, string>;
-const tuning = env['REG_TUNING'] ? (JSON.parse(env['REG_TUNING']) as WorkerDeps['tuning']) : undefined;
+const plan = z.record(z.string()).parse(JSON.parse(env['REG_CRASH'] ?? '{}'));
+const tuning: WorkerTuning | undefined = env['REG_TUNING']
+  ? z
+      .object({ lockDurationMs: z.number(), stalledIntervalMs: z.number() })
+      .partial()
+      .parse(JSON.parse(env['REG_TUNING']))
+  : undefined;
 const config = loadConfig(env);
 const log = createLogger({ level: config.logLevel, name: 'reg-crash-worker' }, process.stderr);
 const redis = new Redis(config.redisUrl ?? 'redis://127.0.0.1:6379');
@@ -43,10 +49,6 @@ async function firstTime(jobId: string): Promise<boolean> {
   return r === 'OK';
 }
 
-function whereFor(ctx: StepContext<{ host: string }>): string | undefined {
-  return plan[ctx.args.host];
-}
-
 /** The pool, except that the n-th successful write kills the process. */
 function dyingAfterWrites(ssh: SshPool, n: number): SshPool {
   let writes = 0;
@@ -60,33 +62,25 @@ function dyingAfterWrites(ssh: SshPool, n: number): SshPool {
   };
 }
 
-function crashing(spec: AnyCommand): AnyCommand {
-  return {
-    ...spec,
-    steps: spec.steps.map((st) => ({
-      ...st,
-      run: async (ctx: StepContext<{ host: string }>) => {
-        const where = whereFor(ctx);
-        if (where === `before:${st.id}` && (await firstTime(ctx.jobId))) await die();
-        const writes = /^writes:(\d+)$/.exec(where ?? '');
-        if (writes && st.id === 'distribute-keys' && (await firstTime(ctx.jobId))) {
-          const ssh = dyingAfterWrites(services.ssh, Number(writes[1]));
-          return st.run({ ...ctx, services: { ...ctx.services, extra: { ...ctx.services.extra, ssh } } });
-        }
-        return st.run(ctx);
-      },
-    })),
-    result: async (ctx: StepContext<{ host: string }>) => {
-      if (whereFor(ctx) === 'before:result' && (await firstTime(ctx.jobId))) await die();
-      return spec.result(ctx);
-    },
-  };
-}
+const hostOf = (args: unknown) => {
+  const a = z.object({ host: z.string() }).safeParse(args);
+  return a.success ? a.data.host : undefined;
+};
 
 const plugins = builtinPlugins.map((p) =>
-  p.name === 'registration'
-    ? { ...p, commands: p.commands.map((c) => (c.id === 'register-host' ? crashing(c) : c)) }
-    : p,
+  p.name !== 'registration'
+    ? p
+    : intercept(p, async (call) => {
+        const host = hostOf(call.args);
+        const where = call.command === 'register-host' && host ? plan[host] : undefined;
+        if (where === `before:${call.step}` && (await firstTime(call.env.jobId))) await die();
+        const writes = /^writes:(\d+)$/.exec(where ?? '');
+        if (writes && call.step === 'distribute-keys' && (await firstTime(call.env.jobId))) {
+          const ssh = dyingAfterWrites(services.ssh, Number(writes[1]));
+          return call.run({ services: { ...call.env.services, ssh } });
+        }
+        return call.run();
+      }),
 );
 if (env['REG_STANDBY'] === '1') {
   process.stdout.write('loaded\n');
@@ -97,7 +91,7 @@ const runtime = await startRuntime({
   log,
   roles: { bot: false, worker: true },
   plugins,
-  extra: { ...services },
+  services,
   ...(tuning ? { workerTuning: tuning } : {}),
 });
 process.stdout.write(`ready ${process.pid}\n`);

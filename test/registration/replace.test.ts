@@ -2,7 +2,8 @@
  * `/flexvdi replace-host` on a test-scoped testbed: a Host is rebuilt by the testbed (same name and IP, new
  * host key, new flexvdi key pair); the procedure re-pins, re-registers and swaps its keys on every Host. Also:
  * a Host that is still alive is refused unless an admin forces it; a replacement with another IP or another
- * FQDN is refused with expected vs found; an OCFS2 member is named in the result.
+ * FQDN is refused with expected vs found; what the old Host was (an OCFS2 node, from the ocfs2 plugin's
+ * hostRoles) is named in the plan and, with how to restore it, in the result.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,7 +126,7 @@ describe('replacing a failed Host', () => {
     }
   });
 
-  it('re-pins, re-registers and swaps the keys everywhere; the old keys are gone; OCFS2 membership is named', async () => {
+  it('re-pins, re-registers and swaps the keys everywhere; the old keys are gone; its OCFS2 role is named', async () => {
     await waitFor('the Manager to lose host3', async () => {
       const st = (await manager().getHost('host3.flexvdi.test'))?.status;
       return st === 'unavailable' ? true : undefined;
@@ -136,9 +137,10 @@ describe('replacing a failed Host', () => {
     expect(run.plan).toContain(
       `${fingerprintOfLine(now.hostKey)} replaces the pinned ${fingerprintOfLine(old.hostKey)}`,
     );
-    expect(run.plan).toContain('node 2 of OCFS2 cluster `rgcluster`');
+    expect(run.plan).toMatch(/host3 was node 2\b.* of OCFS2 cluster `rgcluster`/);
     expect(run.text).toContain('— completed');
-    expect(run.text).toContain('OCFS2 rejoin');
+    expect(run.text).toContain('What host3 was (the replacement starts without it)');
+    expect(run.text).toContain('`/flexvdi ocfs2 join host3`');
     // the product's pins: the new key only
     const pins = readFileSync(inv.ssh.knownHostsPath, 'utf8');
     expect(countLines(pins, now.hostKey.split(' ')[1]!)).toBe(1);
@@ -179,7 +181,8 @@ describe('replacing a failed Host', () => {
     const run = await runConfirmed(s, 'replace-host host2');
     expect(run.text).toContain('— completed');
     expect(run.text).toContain('−1 ~flexvdi/.ssh/known_hosts');
-    expect(run.text).not.toContain('OCFS2 rejoin');
+    expect(run.text).not.toContain('What host2 was');
+    expect(run.text).not.toContain('ocfs2 join');
     expect(
       countLines(
         await hostFile(NAME, 'host1', '/home/flexvdi/.ssh/known_hosts'),

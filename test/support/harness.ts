@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { inject } from 'vitest';
 import { type Config, loadConfig } from '../../src/config.js';
-import type { Plugin } from '../../src/core/plugin.js';
+import type { AnyPlugin } from '../../src/core/plugin.js';
 import { createLogger } from '../../src/log.js';
 import { builtinPlugins } from '../../src/plugins/index.js';
 import { type Runtime, type RuntimeOptions, startRuntime } from '../../src/runtime.js';
@@ -23,7 +23,7 @@ import {
   sendSlashCommand,
   startSlackDouble,
 } from '../../src/slack-double/index.js';
-import { testPlugin } from './test-plugin.js';
+import { createTestPlugin } from './test-plugin.js';
 
 export const ADMIN = 'U0ADMIN01';
 export const USER = 'U0USER001';
@@ -75,8 +75,10 @@ export interface StackOptions {
   roles?: { bot: boolean; worker: boolean }[];
   /** Another Redis than the run's shared one (e.g. a dedicated one a test stops and restarts). */
   redisUrl?: string;
-  plugins?: readonly Plugin[];
+  plugins?: readonly AnyPlugin[];
   tuning?: RuntimeOptions['workerTuning'];
+  /** Live clients to use instead of the inventory's (e.g. a Manager client pointed at a stand-in). */
+  services?: RuntimeOptions['services'];
   inventoryExtra?: string;
   /**
    * Use this inventory file (e.g. a testbed's) instead of writing one; the stack's key prefix is then the
@@ -148,7 +150,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', () => {}); // reconnects by itself; commands report their own errors
   const traceKey = `${prefix}:test-trace`;
-  const plugins = o.plugins ?? [...builtinPlugins, testPlugin];
+  const plugins = o.plugins ?? [...builtinPlugins, createTestPlugin({ redis, traceKey })];
   const runtimes: Runtime[] = [];
   const nb = o.bots ?? 1;
   const nw = o.workers ?? 1;
@@ -161,8 +163,8 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
         log,
         roles: r,
         plugins,
-        extra: { redis, traceKey },
         ...(o.tuning ? { workerTuning: o.tuning } : {}),
+        ...(o.services ? { services: o.services } : {}),
       }),
     );
   }

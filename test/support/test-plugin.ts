@@ -1,16 +1,23 @@
 /**
  * A plugin made for exercising the engine: its steps write a trace into Redis (the real one), so tests can
  * count exactly how many times each step ran, and can be told to be slow, fail, or fail N times first.
+ * `createTestPlugin({ redis, traceKey })`: the plugin closes over the trace connection it is given.
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { defineCommand, definePlugin, type StepContext } from '../../src/core/plugin.js';
+import {
+  defineCommand,
+  definePlugin,
+  NO_PINS,
+  type Plugin,
+  type StepContext,
+} from '../../src/core/plugin.js';
+import { md } from '../../src/core/text.js';
 import { AppError } from '../../src/errors.js';
 
-export const TRACE = 'trace';
-
-function traceOf(extra: Readonly<Record<string, unknown>>): { redis: Redis; key: string } {
-  return { redis: extra['redis'] as Redis, key: extra['traceKey'] as string };
+export interface TestPluginOptions {
+  redis: Redis;
+  traceKey: string;
 }
 
 const changeArgs = z
@@ -25,88 +32,102 @@ const changeArgs = z
     noop: z.boolean().default(false),
   })
   .strict();
+type ChangeArgs = z.output<typeof changeArgs>;
+const changePins = z.object({ fingerprint: z.string() });
+type ChangePins = z.output<typeof changePins>;
+const stepOutput = z.object({ step: z.enum(['a', 'b', 'c']), host: z.string() });
 
-function step(id: 'a' | 'b' | 'c') {
-  return {
-    id,
-    title: `Step ${id.toUpperCase()}`,
-    run: async (ctx: StepContext<z.output<typeof changeArgs>>) => {
-      const { redis, key } = traceOf(ctx.services.extra);
-      await redis.rpush(key, `${ctx.jobId}:${id}:start`);
-      if (id === 'b') {
-        for (let i = 0; i < ctx.args.progressBurst; i++) ctx.progress.step(`burst ${i}`);
-        const until = Date.now() + ctx.args.slowMs;
-        while (Date.now() < until) {
-          if (ctx.signal.aborted) {
-            await redis.rpush(key, `${ctx.jobId}:${id}:aborted`);
-            throw new AppError('job.cancelled', 'aborted');
+export function createTestPlugin(o: TestPluginOptions): Plugin<undefined> {
+  const { redis, traceKey: key } = o;
+  function step(id: 'a' | 'b' | 'c') {
+    return {
+      id,
+      title: `Step ${id.toUpperCase()}`,
+      output: stepOutput,
+      run: async (ctx: StepContext<ChangeArgs, ChangePins, object>) => {
+        await redis.rpush(key, `${ctx.jobId}:${id}:start`);
+        if (id === 'b') {
+          for (let i = 0; i < ctx.args.progressBurst; i++) ctx.progress.step(`burst ${i}`);
+          const until = Date.now() + ctx.args.slowMs;
+          while (Date.now() < until) {
+            if (ctx.signal.aborted) {
+              await redis.rpush(key, `${ctx.jobId}:${id}:aborted`);
+              throw new AppError('job.cancelled', 'aborted');
+            }
+            await new Promise((r) => setTimeout(r, 20));
           }
-          await new Promise((r) => setTimeout(r, 20));
         }
-      }
-      if (ctx.args.failStep === id) {
-        const n = await redis.incr(`${key}:fails:${ctx.jobId}:${id}`);
-        if (n <= ctx.args.failTimes)
-          throw new AppError(ctx.args.failCode, `step ${id} failed (${n})`, {
-            userMessage: `Step ${id} failed on purpose (${n}).`,
-          });
-      }
-      ctx.progress.host(ctx.args.host, 'ok', `step ${id}`);
-      await redis.rpush(key, `${ctx.jobId}:${id}:done`);
-      return { step: id, host: ctx.args.host };
+        if (ctx.args.failStep === id) {
+          const n = await redis.incr(`${key}:fails:${ctx.jobId}:${id}`);
+          if (n <= ctx.args.failTimes)
+            throw new AppError(ctx.args.failCode, `step ${id} failed (${n})`, {
+              userMessage: `Step ${id} failed on purpose (${n}).`,
+            });
+        }
+        ctx.progress.host(ctx.args.host, 'ok', `step ${id}`);
+        await redis.rpush(key, `${ctx.jobId}:${id}:done`);
+        return { step: id, host: ctx.args.host };
+      },
+    };
+  }
+  const [a, b, c] = [step('a'), step('b'), step('c')];
+
+  const changeCommand = defineCommand({
+    id: 'test change',
+    summary: 'Change a host (test)',
+    examples: ['/flexvdi test change h1'],
+    args: changeArgs,
+    positionals: ['host'],
+    mutates: true,
+    access: 'admin',
+    pinned: changePins,
+    // Locked as a Host is: its canonical lock id (the test Hosts are not in the inventory).
+    locks: (args) => [`host:${args.host}`],
+    plan: async (ctx) => {
+      await redis.rpush(key, `plan:${ctx.args.host}`);
+      return {
+        summary: md`Change ${ctx.args.host} in three steps`,
+        sections: [{ title: md`Steps`, lines: [md`A`, md`B`, md`C`] }],
+        warnings: [],
+        ...(ctx.args.refuse ? { refused: md`${ctx.args.host} is not reachable` } : {}),
+        ...(ctx.args.noop ? { noop: true } : {}),
+        pinned: { fingerprint: `SHA256:pin-${ctx.args.host}` },
+      };
+    },
+    steps: [a, b, c],
+    result: (ctx) => ({
+      summary: md`changed (${[a, b, c].map((s) => ctx.result(s).step).join(',')}) with ${ctx.pinned.fingerprint}`,
+      sections: [
+        { title: md`Per step`, lines: Array.from({ length: 12 }, (_, i) => md`line ${i + 1}: all good`) },
+      ],
+    }),
+  });
+
+  const read = {
+    id: 'read',
+    title: 'Read',
+    output: z.object({ label: z.string().nullable() }),
+    run: async (ctx: StepContext<{ label?: string | undefined }, null, object>) => {
+      await redis.rpush(key, `${ctx.jobId}:read:done`);
+      return { label: ctx.args.label ?? null };
     },
   };
+  const probeCommand = defineCommand({
+    id: 'test probe',
+    summary: 'Read something (test)',
+    examples: ['/flexvdi test probe'],
+    args: z.object({ label: z.string().max(200).optional() }).strict(),
+    positionals: ['label'],
+    mutates: false,
+    access: 'anyone',
+    pinned: NO_PINS,
+    plan: () => ({ summary: md`probe`, sections: [], warnings: [] }),
+    steps: [read],
+    result: (ctx) => ({
+      summary: md`probed ${JSON.stringify({ label: ctx.result(read).label })}`,
+      sections: [],
+    }),
+  });
+
+  return definePlugin({ name: 'test', deps: () => ({}), commands: [changeCommand, probeCommand] });
 }
-
-export const changeCommand = defineCommand({
-  id: 'test change',
-  summary: 'Change a host (test)',
-  examples: ['/flexvdi test change h1'],
-  args: changeArgs,
-  positionals: ['host'],
-  mutates: true,
-  access: 'admin',
-  locks: (a) => [a.host],
-  plan: async (ctx) => {
-    const { redis, key } = traceOf(ctx.services.extra);
-    await redis.rpush(key, `plan:${ctx.args.host}`);
-    return {
-      summary: `Change ${ctx.args.host} in three steps`,
-      sections: [{ title: 'Steps', lines: ['A', 'B', 'C'] }],
-      warnings: [],
-      ...(ctx.args.refuse ? { refused: `${ctx.args.host} is not reachable` } : {}),
-      ...(ctx.args.noop ? { noop: true } : {}),
-      pinned: { fingerprint: `SHA256:pin-${ctx.args.host}` },
-    };
-  },
-  steps: [step('a'), step('b'), step('c')],
-  result: ({ results, pinned }) => ({
-    summary: `changed (${Object.keys(results).join(',')}) with ${String(pinned['fingerprint'])}`,
-    sections: [{ title: 'Per step', lines: Array.from({ length: 12 }, (_, i) => `line ${i + 1}: all good`) }],
-  }),
-});
-
-export const probeCommand = defineCommand({
-  id: 'test probe',
-  summary: 'Read something (test)',
-  examples: ['/flexvdi test probe'],
-  args: z.object({ label: z.string().max(200).optional() }).strict(),
-  positionals: ['label'],
-  mutates: false,
-  access: 'anyone',
-  plan: () => ({ summary: 'probe', sections: [], warnings: [] }),
-  steps: [
-    {
-      id: 'read',
-      title: 'Read',
-      run: async (ctx) => {
-        const { redis, key } = traceOf(ctx.services.extra);
-        await redis.rpush(key, `${ctx.jobId}:read:done`);
-        return { label: ctx.args.label ?? null };
-      },
-    },
-  ],
-  result: ({ results }) => ({ summary: `probed ${JSON.stringify(results['read'])}`, sections: [] }),
-});
-
-export const testPlugin = definePlugin({ name: 'test', commands: [changeCommand, probeCommand] });

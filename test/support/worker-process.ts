@@ -10,13 +10,14 @@
  * Prints `ready <pid>` on stdout once the worker takes jobs; logs go to stderr. SIGTERM stops it gracefully.
  */
 import { Redis } from 'ioredis';
+import { z } from 'zod';
 import { loadConfig } from '../../src/config.js';
-import { type AnyCommand, definePlugin } from '../../src/core/plugin.js';
-import type { WorkerDeps } from '../../src/jobs/worker.js';
+import type { WorkerTuning } from '../../src/jobs/engine.js';
 import { createLogger } from '../../src/log.js';
 import { builtinPlugins } from '../../src/plugins/index.js';
 import { startRuntime } from '../../src/runtime.js';
-import { changeCommand, probeCommand } from './test-plugin.js';
+import { intercept } from './intercept.js';
+import { createTestPlugin } from './test-plugin.js';
 
 const env = process.env;
 const traceKey = env['TEST_TRACE_KEY'];
@@ -24,26 +25,18 @@ if (!traceKey) {
   process.stderr.write('worker-process: TEST_TRACE_KEY is required\n');
   process.exit(2);
 }
-const tuning = env['TEST_TUNING'] ? (JSON.parse(env['TEST_TUNING']) as WorkerDeps['tuning']) : undefined;
+const tuningSchema = z
+  .object({
+    lockDurationMs: z.number().optional(),
+    stalledIntervalMs: z.number().optional(),
+    confirmTtlMs: z.number().optional(),
+    lockRetryMs: z.number().optional(),
+  })
+  .strict();
+const tuning: WorkerTuning | undefined = env['TEST_TUNING']
+  ? tuningSchema.parse(JSON.parse(env['TEST_TUNING']))
+  : undefined;
 const crashBefore = env['TEST_CRASH_BEFORE_STEP'];
-
-/** The test command, with a step that kills this process (SIGKILL, no clean-up) right before it runs. */
-function withCrash(spec: AnyCommand, stepId: string): AnyCommand {
-  return {
-    ...spec,
-    steps: spec.steps.map((st) =>
-      st.id === stepId
-        ? {
-            ...st,
-            run: async () => {
-              process.kill(process.pid, 'SIGKILL');
-              await new Promise(() => {});
-            },
-          }
-        : st,
-    ),
-  };
-}
 
 const config = loadConfig(env);
 const log = createLogger(
@@ -52,16 +45,22 @@ const log = createLogger(
 );
 const redis = new Redis(config.redisUrl ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
 redis.on('error', (err: Error) => log.warn({ err: err.message }, 'trace redis connection error'));
-const plugin = definePlugin({
-  name: 'test',
-  commands: [crashBefore ? withCrash(changeCommand, crashBefore) : changeCommand, probeCommand],
-});
+const testPlugin = createTestPlugin({ redis, traceKey });
+// The test command, with a step that kills this process (SIGKILL, no clean-up) right before it runs.
+const plugin = crashBefore
+  ? intercept(testPlugin, async (call) => {
+      if (call.command === 'test change' && call.step === crashBefore) {
+        process.kill(process.pid, 'SIGKILL');
+        await new Promise(() => {});
+      }
+      return call.run();
+    })
+  : testPlugin;
 const runtime = await startRuntime({
   config,
   log,
   roles: { bot: false, worker: true },
   plugins: [...builtinPlugins, plugin],
-  extra: { redis, traceKey },
   ...(tuning ? { workerTuning: tuning } : {}),
 });
 process.stdout.write(`ready ${process.pid}\n`);

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import type { BotContext } from '../../src/bot/context.js';
 import { parseCommandText } from '../../src/bot/parse.js';
 import { ipv4 } from '../../src/config.js';
 import { parseArgs, tokenize, unescapeSlack, usage } from '../../src/core/args.js';
-import { defineCommand } from '../../src/core/plugin.js';
+import { defineCommand, definePlugin, NO_PINS } from '../../src/core/plugin.js';
 import { createRegistry } from '../../src/core/registry.js';
+import { md } from '../../src/core/text.js';
 
-const spec = defineCommand({
+const command = defineCommand({
   id: 'register-host',
   summary: 's',
   examples: [],
@@ -21,10 +23,29 @@ const spec = defineCommand({
   positionals: ['fqdn', 'ip'],
   mutates: true,
   access: 'admin',
-  plan: () => ({ summary: '', sections: [], warnings: [] }),
-  steps: [{ id: 'x', title: 'x', run: async () => null }],
-  result: () => ({ summary: '', sections: [] }),
+  pinned: NO_PINS,
+  plan: () => ({ summary: md``, sections: [], warnings: [] }),
+  steps: [{ id: 'x', title: 'x', output: z.null(), run: async () => null }],
+  result: () => ({ summary: md``, sections: [] }),
 });
+const spec = command.info;
+
+/** A stand-in for the OCFS2 plugin's two-word command (the real plugin is not needed to parse). */
+const join = defineCommand({
+  id: 'ocfs2 join',
+  summary: 'Join a Host to the OCFS2 cluster',
+  examples: ['/flexvdi ocfs2 join host2'],
+  args: z.object({ host: z.string(), firstNode: z.string().optional() }).strict(),
+  positionals: ['host'],
+  mutates: true,
+  access: 'admin',
+  pinned: NO_PINS,
+  plan: () => ({ summary: md``, sections: [], warnings: [] }),
+  steps: [{ id: 'x', title: 'x', output: z.null(), run: async () => null }],
+  result: () => ({ summary: md``, sections: [] }),
+});
+
+const registry = createRegistry([definePlugin({ name: 'p', deps: () => ({}), commands: [command, join] })]);
 
 describe('tokenize', () => {
   it('splits on whitespace and keeps quoted text together, smart quotes included', () => {
@@ -69,19 +90,92 @@ describe('parseArgs', () => {
   it('usage is generated from the schema', () => {
     expect(usage(spec)).toBe('/flexvdi register-host <fqdn> <ip> [--max-nodes N] [--force]');
   });
+  it('a plugin command’s info is what the parser reads (the same object as the registry’s)', () => {
+    expect(registry.get('register-host')).toBe(spec);
+  });
 });
 
 describe('parseCommandText', () => {
-  const registry = createRegistry([{ name: 'p', commands: [spec] }]);
   it('matches built-ins, plugin commands (case-insensitively) and refuses unknown ones', () => {
     const b = parseCommandText(registry, 'jobs');
     expect(b.ok && b.value.kind).toBe('builtin');
     const c = parseCommandText(registry, 'Register-Host h.example.com 10.1.1.1');
     expect(c.ok && c.value.kind).toBe('command');
+    expect(c.ok && c.value.kind === 'command' && c.value.spec).toBe(spec);
+    expect(c.ok && c.value.kind === 'command' && c.value.args).toEqual({
+      fqdn: 'h.example.com',
+      ip: '10.1.1.1',
+      force: false,
+    });
     const u = parseCommandText(registry, 'regster-host x');
     expect(!u.ok && u.error.userMessage).toContain('Unknown command `regster-host`');
     expect(!u.ok && u.error.userMessage).toContain('Did you mean `register-host`');
     const empty = parseCommandText(registry, '   ');
-    expect(empty.ok && empty.value.kind === 'builtin' && empty.value.id).toBe('help');
+    expect(empty.ok && empty.value.kind === 'builtin' && empty.value.builtin.info.id).toBe('help');
+  });
+
+  it('refuses `--__proto__` and `--constructor` on a plugin command as unknown options', () => {
+    for (const flag of ['--__proto__', '--constructor', '--to-string', '--has-own-property']) {
+      const r = parseCommandText(registry, `register-host h.example.com 10.1.1.1 ${flag} x`);
+      expect(r.ok, flag).toBe(false);
+      expect(!r.ok && r.error.code).toBe('args.invalid');
+      expect(!r.ok && r.error.userMessage).toContain(`unknown option \`${flag}\``);
+      expect(!r.ok && r.error.userMessage).toContain('Usage: `/flexvdi register-host');
+    }
+    const eq = parseCommandText(registry, 'register-host h.example.com 10.1.1.1 --__proto__={"polluted":1}');
+    expect(eq.ok).toBe(false);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+});
+
+describe('built-ins through parseCommandText', () => {
+  const failure = (text: string) => {
+    const r = parseCommandText(registry, text);
+    expect(r.ok, text).toBe(false);
+    return r.ok ? '' : r.error.userMessage;
+  };
+
+  it('`audit 1.5` and `audit 0` are refused, naming `count` and showing the usage line', () => {
+    const frac = failure('audit 1.5');
+    expect(frac).toContain('`count`');
+    expect(frac).toContain('Usage: `/flexvdi audit [<count>]`');
+    const zero = failure('audit 0');
+    expect(zero).toContain('`count`');
+    expect(zero).toContain('Usage: `/flexvdi audit [<count>]`');
+    expect(failure('audit 101')).toContain('`count`');
+    const fine = parseCommandText(registry, 'audit 50');
+    expect(fine.ok && fine.value.kind === 'builtin' && fine.value.builtin.info.id).toBe('audit');
+  });
+
+  it('`job x` is refused, naming `id`', () => {
+    const m = failure('job x');
+    expect(m).toContain('`id`');
+    expect(m).toContain('Usage: `/flexvdi job <id>`');
+    expect(failure('job')).toContain('`id`: is required');
+    const fine = parseCommandText(registry, 'job J-3K9X0A1B2C');
+    expect(fine.ok && fine.value.kind === 'builtin' && fine.value.builtin.info.id).toBe('job');
+  });
+
+  it('`help ocfs2 join` parses with topic "ocfs2 join" (the rest positional takes every word)', async () => {
+    const r = parseCommandText(registry, 'help ocfs2 join');
+    expect(r.ok).toBe(true);
+    if (!r.ok || r.value.kind !== 'builtin') throw new Error('not a builtin');
+    expect(r.value.builtin.info.id).toBe('help');
+    expect(r.value.text).toBe('help ocfs2 join');
+    // help reads only the registry: the answer for topic "ocfs2 join" is that command's help.
+    const ctx = { registry } as unknown as BotContext;
+    const answer = await r.value.answer({ ctx, user: 'U1', channel: 'C1' });
+    expect(answer).toContain('*/flexvdi ocfs2 join* — Join a Host to the OCFS2 cluster');
+    expect(answer).toContain('Usage: `/flexvdi ocfs2 join <host> [--first-node FIRST_NODE]`');
+    const bare = parseCommandText(registry, 'help');
+    if (!bare.ok || bare.value.kind !== 'builtin') throw new Error('not a builtin');
+    expect(await bare.value.answer({ ctx, user: 'U1', channel: 'C1' })).toContain(
+      '*flexVDI cluster commands*',
+    );
+  });
+
+  it('built-ins refuse unknown options too', () => {
+    expect(failure('jobs --__proto__ x')).toContain('unknown option');
+    expect(failure('audit --constructor 1')).toContain('unknown option');
   });
 });

@@ -1,25 +1,37 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type AnyCommand, defineCommand } from '../../src/core/plugin.js';
+import {
+  type Command,
+  type CommandSpec,
+  defineCommand,
+  definePlugin,
+  NO_PINS,
+  type NoDeps,
+} from '../../src/core/plugin.js';
 import { createRegistry } from '../../src/core/registry.js';
+import { md } from '../../src/core/text.js';
 import { builtinPlugins } from '../../src/plugins/index.js';
 
-const cmd = (id: string, over: Partial<AnyCommand> = {}): AnyCommand =>
-  ({
-    ...defineCommand({
-      id,
-      summary: 's',
-      examples: [],
-      args: z.object({}),
-      positionals: [],
-      mutates: false,
-      access: 'anyone',
-      plan: () => ({ summary: '', sections: [], warnings: [] }),
-      steps: [{ id: 'a', title: 'a', run: async () => null }],
-      result: () => ({ summary: '', sections: [] }),
-    }),
+type Spec = CommandSpec<Record<string, never>, null, NoDeps>;
+
+const cmd = (id: string, over: Partial<Spec> = {}): Command<NoDeps> =>
+  defineCommand<Record<string, never>, null>({
+    id,
+    summary: 's',
+    examples: [],
+    args: z.object({}),
+    positionals: [],
+    mutates: false,
+    access: 'anyone',
+    pinned: NO_PINS,
+    plan: () => ({ summary: md``, sections: [], warnings: [] }),
+    steps: [{ id: 'a', title: 'a', output: z.null(), run: async () => null }],
+    result: () => ({ summary: md``, sections: [] }),
     ...over,
-  }) as AnyCommand;
+  });
+
+const plugin = (name: string, commands: Command<NoDeps>[]) =>
+  definePlugin({ name, deps: () => ({}), commands });
 
 describe('registry', () => {
   it('registers the shipped plugins', () => {
@@ -27,29 +39,47 @@ describe('registry', () => {
     expect(r.get('hosts')?.id).toBe('hosts');
   });
   it('rejects duplicate command ids with a coded error naming both plugins', () => {
-    expect(() =>
-      createRegistry([
-        { name: 'a', commands: [cmd('x')] },
-        { name: 'b', commands: [cmd('x')] },
-      ]),
-    ).toThrow(
+    expect(() => createRegistry([plugin('a', [cmd('x')]), plugin('b', [cmd('x')])])).toThrow(
       expect.objectContaining({
         code: 'registry.duplicate_command',
         message: expect.stringContaining('plugin "a"'),
       }),
     );
+    expect(() => createRegistry([plugin('a', [cmd('x')]), plugin('b', [cmd('x')])])).toThrow(/plugin "b"/);
   });
-  it('rejects a command that shadows a built-in, a missing dependency, a mutating command open to anyone', () => {
-    expect(() => createRegistry([{ name: 'a', commands: [cmd('jobs')] }])).toThrow(
+  it('rejects a plugin registered twice', () => {
+    const p = plugin('a', [cmd('x')]);
+    expect(() => createRegistry([p, p])).toThrow(
       expect.objectContaining({ code: 'registry.duplicate_command' }),
     );
-    expect(() => createRegistry([{ name: 'a', commands: [cmd('x')], dependsOn: ['ghost'] }])).toThrow(
-      expect.objectContaining({ code: 'registry.invalid_command' }),
+  });
+  it('rejects a command that shadows a built-in, a missing dependency, a mutating command open to anyone', () => {
+    expect(() => createRegistry([plugin('a', [cmd('jobs')])])).toThrow(
+      expect.objectContaining({ code: 'registry.duplicate_command' }),
     );
-    expect(() => createRegistry([{ name: 'a', commands: [cmd('x', { mutates: true })] }])).toThrow(
-      /must be "admin"/,
+    const ghost = plugin('ghost', [cmd('boo')]);
+    const dependant = definePlugin({ name: 'a', dependsOn: [ghost], deps: () => ({}), commands: [cmd('x')] });
+    expect(() => createRegistry([dependant])).toThrow(
+      expect.objectContaining({
+        code: 'registry.invalid_command',
+        message: expect.stringContaining('"ghost"'),
+      }),
     );
-    expect(() => createRegistry([{ name: 'a', commands: [cmd('x', { steps: [] })] }])).toThrow(/no steps/);
-    expect(() => createRegistry([{ name: 'a', commands: [cmd('Bad Id')] }])).toThrow(/lower-case/);
+    expect(() => createRegistry([ghost, dependant])).not.toThrow();
+    expect(() => createRegistry([plugin('a', [cmd('x', { mutates: true })])])).toThrow(/must be "admin"/);
+    expect(() => createRegistry([plugin('a', [cmd('x', { steps: [] })])])).toThrow(/no steps/);
+    expect(() => createRegistry([plugin('a', [cmd('Bad Id')])])).toThrow(/lower-case/);
+  });
+  it('rejects duplicate step ids within a command', () => {
+    const s = { id: 'a', title: 'a', output: z.null(), run: async () => null };
+    expect(() => createRegistry([plugin('a', [cmd('x', { steps: [s, s] })])])).toThrow(/duplicate step ids/);
+  });
+  it('matches the longest command id and exposes each command’s info', () => {
+    const one = cmd('ocfs2');
+    const two = cmd('ocfs2 join');
+    const r = createRegistry([plugin('a', [one, two])]);
+    expect(r.match(['ocfs2', 'join', 'h2'])).toEqual({ spec: two.info, rest: ['h2'] });
+    expect(r.match(['OCFS2', 'status'])).toEqual({ spec: one.info, rest: ['status'] });
+    expect(r.commands).toEqual([one.info, two.info]);
   });
 });

@@ -46,7 +46,7 @@ export function parseReserve(
   for (const item of text.split(/[\s,]+/).filter(Boolean)) {
     const m = /^([^=]+)=(.+)$/.exec(item);
     if (!m) return { ok: false, error: `\`${item.slice(0, 60)}\` is not name=ip` };
-    const [, name, ip] = m as unknown as [string, string, string];
+    const [, name = '', ip = ''] = m;
     if (!hostnameRe.test(name) || name.length > 64)
       return { ok: false, error: `\`${name.slice(0, 60)}\` is not a host name (letters, digits, "-", ".")` };
     if (!isIPv4(ip)) return { ok: false, error: `\`${ip.slice(0, 60)}\` (for ${name}) ${IPV4_ONLY}` };

@@ -6,11 +6,16 @@
  * tool would make from the same values (tested). The file must be byte-identical on every node.
  *
  * o2cb itself does not validate (it accepts duplicate IPs, port 70000, `h1` next to `H1`, and increments
- * `node_count` blindly), so everything is checked here before a file is written or installed.
+ * `node_count` blindly), so everything is checked here before a file is written or installed. Problems are
+ * `Md` sentences for the operator: what they quote comes from a Host's file and is escaped.
+ *
+ * This is the one cluster.conf model of the program: other plugins ask the OCFS2 plugin's API.
  */
 import { createHash } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { hostnameRe } from '../../config.js';
+import { type Md, md } from '../../core/text.js';
+import { AppError, ErrorCode } from '../../errors.js';
 
 export const CLUSTER_CONF = '/etc/ocfs2/cluster.conf';
 export const DEFAULT_PORT = 7777;
@@ -76,7 +81,7 @@ export interface Stanza {
 export interface ParsedConf {
   stanzas: Stanza[];
   /** Departures from the format (column-1 heads, TAB-indented parameters, blank line between stanzas). */
-  format: string[];
+  format: Md[];
 }
 
 /**
@@ -85,7 +90,7 @@ export interface ParsedConf {
  */
 export function parseClusterConf(text: string): ParsedConf {
   const stanzas: Stanza[] = [];
-  const format: string[] = [];
+  const format: Md[] = [];
   let cur: Stanza | undefined;
   let blankBefore = true;
   text.split('\n').forEach((raw, i) => {
@@ -97,9 +102,10 @@ export function parseClusterConf(text: string): ParsedConf {
     }
     const head = /^(\s*)([a-z_]+):\s*$/.exec(line);
     if (head) {
-      if (head[1]) format.push(`line ${n}: stanza \`${head[2]}:\` must start at column 1`);
-      if (!blankBefore) format.push(`line ${n}: a blank line must separate stanzas`);
-      cur = { kind: head[2]!, line: n, params: {} };
+      const [, indent, kind = ''] = head;
+      if (indent) format.push(md`line ${n}: stanza \`${kind}:\` must start at column 1`);
+      if (!blankBefore) format.push(md`line ${n}: a blank line must separate stanzas`);
+      cur = { kind, line: n, params: {} };
       stanzas.push(cur);
       blankBefore = false;
       return;
@@ -107,12 +113,13 @@ export function parseClusterConf(text: string): ParsedConf {
     blankBefore = false;
     const kv = /^(\s*)([a-z_]+)\s*=\s*(.*?)\s*$/.exec(line);
     if (!kv || !cur) {
-      format.push(`line ${n}: not a stanza head or a parameter: \`${line.slice(0, 60)}\``);
+      format.push(md`line ${n}: not a stanza head or a parameter: \`${line.slice(0, 60)}\``);
       return;
     }
-    if (kv[1] !== '\t') format.push(`line ${n}: parameter \`${kv[2]}\` must be indented with one TAB`);
-    if (kv[2]! in cur.params) format.push(`line ${n}: \`${kv[2]}\` given twice in one stanza`);
-    cur.params[kv[2]!] = kv[3]!;
+    const [, indent, key = '', value = ''] = kv;
+    if (indent !== '\t') format.push(md`line ${n}: parameter \`${key}\` must be indented with one TAB`);
+    if (key in cur.params) format.push(md`line ${n}: \`${key}\` given twice in one stanza`);
+    cur.params[key] = value;
   });
   return { stanzas, format };
 }
@@ -120,7 +127,7 @@ export function parseClusterConf(text: string): ParsedConf {
 export interface ModelResult {
   model?: ClusterModel;
   /** Why the text is not a valid cluster (empty when `model` is set and valid). */
-  problems: string[];
+  problems: Md[];
 }
 
 /**
@@ -133,14 +140,14 @@ export function modelOf(text: string, name?: string): ModelResult {
   const problems = [...format];
   for (const s of stanzas)
     if (!['cluster', 'node', 'heartbeat'].includes(s.kind))
-      problems.push(`line ${s.line}: unknown stanza \`${s.kind}:\``);
+      problems.push(md`line ${s.line}: unknown stanza \`${s.kind}:\``);
   const c = name ? clusters.find((s) => s.params['name'] === name) : clusters[0];
   if (!c) {
-    problems.push(name ? `no cluster \`${name}\` in the file` : 'no `cluster:` stanza in the file');
+    problems.push(name ? md`no cluster \`${name}\` in the file` : md`no \`cluster:\` stanza in the file`);
     return { problems };
   }
   if (!name && clusters.length > 1)
-    problems.push(`${clusters.length} clusters in one file; a flexVDI cluster has exactly one`);
+    problems.push(md`${clusters.length} clusters in one file; a flexVDI cluster has exactly one`);
   const cname = c.params['name'] ?? '';
   const mode = c.params['heartbeat_mode'] ?? 'local';
   const nodes: ClusterNode[] = [];
@@ -163,41 +170,55 @@ export function modelOf(text: string, name?: string): ModelResult {
       .map((x) => x.params['region'] ?? ''),
   };
   if (mode !== 'local' && mode !== 'global')
-    problems.push(`heartbeat_mode \`${mode}\` must be \`local\` or \`global\``);
+    problems.push(md`heartbeat_mode \`${mode}\` must be \`local\` or \`global\``);
   const count = c.params['node_count'];
   if (count !== undefined && count !== String(nodes.length))
-    problems.push(`node_count is ${count} but the file lists ${nodes.length} nodes of \`${cname}\``);
+    problems.push(md`node_count is ${count} but the file lists ${nodes.length} nodes of \`${cname}\``);
   problems.push(...validateCluster(model));
   return { model, problems };
 }
 
+/**
+ * The cluster `name` of a file that was validated when it was pinned: that it does not parse now is a bug
+ * (the pinned schemas check it), not something an operator can fix.
+ */
+export function pinnedCluster(conf: string, name: string): ClusterModel {
+  const m = modelOf(conf, name).model;
+  if (!m) throw new AppError(ErrorCode.internal, `the pinned ${CLUSTER_CONF} has no cluster ${name}`);
+  return m;
+}
+
 /** Everything o2cb does not check. Empty when the cluster is valid. */
-export function validateCluster(c: ClusterModel, maxNodes?: number): string[] {
-  const p: string[] = [];
+export function validateCluster(c: ClusterModel, maxNodes?: number): Md[] {
+  const p: Md[] = [];
   if (!clusterNameRe.test(c.name))
     p.push(
-      `cluster name \`${c.name}\` must be 1–16 letters or digits (mkfs.ocfs2 would silently cut a longer one)`,
+      md`cluster name \`${c.name}\` must be 1–16 letters or digits (mkfs.ocfs2 would silently cut a longer one)`,
     );
-  if (c.nodes.length === 0) p.push('the cluster has no nodes');
-  if (c.nodes.length > MAX_NODES) p.push(`${c.nodes.length} nodes: OCFS2 allows at most ${MAX_NODES}`);
+  if (c.nodes.length === 0) p.push(md`the cluster has no nodes`);
+  if (c.nodes.length > MAX_NODES) p.push(md`${c.nodes.length} nodes: OCFS2 allows at most ${MAX_NODES}`);
   if (maxNodes !== undefined) {
     if (!Number.isInteger(maxNodes) || maxNodes < 1 || maxNodes > MAX_NODES)
-      p.push(`max nodes ${maxNodes} must be between 1 and ${MAX_NODES}`);
+      p.push(md`max nodes ${maxNodes} must be between 1 and ${MAX_NODES}`);
     else if (maxNodes < c.nodes.length)
-      p.push(`max nodes ${maxNodes} is less than the ${c.nodes.length} nodes listed`);
+      p.push(md`max nodes ${maxNodes} is less than the ${c.nodes.length} nodes listed`);
   }
   if (c.heartbeatMode === 'global' && c.regions.length === 0)
-    p.push('global heartbeat mode needs at least one `heartbeat:` region');
-  const seen = { number: new Map<number, string>(), name: new Map<string, string>(), ip: new Map() };
+    p.push(md`global heartbeat mode needs at least one \`heartbeat:\` region`);
+  const seen = {
+    number: new Map<number, string>(),
+    name: new Map<string, string>(),
+    ip: new Map<string, string>(),
+  };
   for (const n of c.nodes) {
-    const who = `node \`${n.name || '?'}\``;
+    const who = md`node \`${n.name || '?'}\``;
     if (!Number.isInteger(n.number) || n.number < 0 || n.number > 254)
-      p.push(`${who}: number must be 0–254 (got ${Number.isNaN(n.number) ? 'none' : n.number})`);
+      p.push(md`${who}: number must be 0–254 (got ${Number.isNaN(n.number) ? 'none' : n.number})`);
     else if (seen.number.has(n.number))
-      p.push(`${who}: number ${n.number} is also ${seen.number.get(n.number)}'s`);
+      p.push(md`${who}: number ${n.number} is also ${seen.number.get(n.number) ?? '?'}'s`);
     else seen.number.set(n.number, n.name);
     if (!hostnameRe.test(n.name) || n.name.length > MAX_NODE_NAME)
-      p.push(`${who}: name must be a host name (letters, digits, "-", "."; at most ${MAX_NODE_NAME})`);
+      p.push(md`${who}: name must be a host name (letters, digits, "-", "."; at most ${MAX_NODE_NAME})`);
     else {
       // The kernel matches a node to a Host by hostname, case-insensitively, exactly or by the part
       // before the first '.': two names equal in that sense would both match one Host.
@@ -205,15 +226,15 @@ export function validateCluster(c: ClusterModel, maxNodes?: number): string[] {
       const prev = seen.name.get(key);
       if (prev !== undefined)
         p.push(
-          `${who}: name clashes with \`${prev}\` (names are compared case-insensitively, before the first ".")`,
+          md`${who}: name clashes with \`${prev}\` (names are compared case-insensitively, before the first ".")`,
         );
       else seen.name.set(key, n.name);
     }
-    if (!isIPv4(n.ip)) p.push(`${who}: ip_address \`${n.ip}\` must be an IPv4 address`);
-    else if (seen.ip.has(n.ip)) p.push(`${who}: ip_address ${n.ip} is also ${seen.ip.get(n.ip)}'s`);
+    if (!isIPv4(n.ip)) p.push(md`${who}: ip_address \`${n.ip}\` must be an IPv4 address`);
+    else if (seen.ip.has(n.ip)) p.push(md`${who}: ip_address ${n.ip} is also ${seen.ip.get(n.ip) ?? '?'}'s`);
     else seen.ip.set(n.ip, n.name);
     if (!Number.isInteger(n.port) || n.port < 1 || n.port > 65535)
-      p.push(`${who}: ip_port must be 1–65535 (got ${Number.isNaN(n.port) ? 'none' : n.port})`);
+      p.push(md`${who}: ip_port must be 1–65535 (got ${Number.isNaN(n.port) ? 'none' : n.port})`);
   }
   return p;
 }

@@ -1,3 +1,5 @@
+import type { Md } from '../../core/text.js';
+
 /** Error codes of the OCFS2 plugin (namespaced; none is retryable: each needs a person to act). */
 export const Ocfs2ErrorCode = {
   /** The Host is not a node of the cluster (no node named after its hostname, or another IP). */
@@ -15,3 +17,10 @@ export const Ocfs2ErrorCode = {
   /** A Host lacks ocfs2-tools (no `o2cb`). */
   toolsMissing: 'ocfs2.tools_missing',
 } as const;
+
+/**
+ * An `Md` sentence as an error's user message, which is prose (the renderer escapes its `&`, `<`, `>`):
+ * the entities `md` made are turned back so they are not escaped twice. Everything else stays escaped.
+ */
+export const userMessageOf = (m: Md): string =>
+  m.mrkdwn.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');

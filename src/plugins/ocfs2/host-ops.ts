@@ -1,49 +1,59 @@
 /**
- * What the OCFS2 commands do on one Host, over the product's SSH: read its OCFS2 state, install a
+ * What the OCFS2 commands do on one Host, over the product's SSH: read its OCFS2 state (what the Host
+ * answers as — hostname, addresses — comes from the registration plugin's inspection), install a
  * cluster.conf and the o2cb settings (atomic writes, previous file kept as a timestamped backup — made only
  * when the content changes, so running a write twice leaves one backup), bring o2cb online and read it all
  * back. Every operation is idempotent. `service o2cb online` exits 0 even when it fails (the real init script
  * does), so only `o2cb cluster-status` decides whether the cluster is online.
  */
+import { z } from 'zod';
+import type { InventoryHost } from '../../config.js';
 import { AppError } from '../../errors.js';
+import { targetOf } from '../../services.js';
 import type { SshPool, SshTarget } from '../../ssh/index.js';
-import { CLUSTER_CONF, modelOf, sameCluster, sha256 } from './cluster-conf.js';
+import type { RegistrationApi } from '../registration/api.js';
+import { CLUSTER_CONF, clusterNameRe, modelOf, pinnedCluster, sameCluster, sha256 } from './cluster-conf.js';
 import { Ocfs2ErrorCode } from './errors.js';
 import {
   O2CB_DEFAULT,
   type O2cbTimeouts,
+  o2cbTimeoutsSchema,
   renderSettings,
   sameTimeouts,
   settingsStateOf,
   timeoutsOf,
 } from './o2cb-settings.js';
 
-export interface HostOcfs2 {
-  /** The Host's hostname (`uname -n`): what the kernel matches node names against. */
-  hostname: string;
-  /** Its IPv4 addresses. */
-  addresses: string[];
+/** What OCFS2 reads on a Host (the Host itself — hostname, addresses — is the registration plugin's). */
+export const ocfs2FilesSchema = z.object({
   /** /etc/ocfs2/cluster.conf, or null when absent. */
-  conf: string | null;
+  conf: z.string().nullable(),
   /** The o2cb settings file the init script reads on this Host. */
-  settingsPath: string;
-  settings: string | null;
+  settingsPath: z.string(),
+  settings: z.string().nullable(),
   /** The cluster o2cb has online, or null when offline. */
-  online: string | null;
-}
+  online: z.string().nullable(),
+});
+export type Ocfs2Files = z.output<typeof ocfs2FilesSchema>;
 
-const INSPECT = `
-printf 'hostname=%s\\n' "$(uname -n)"
+/** A Host as the OCFS2 commands see it: its OCFS2 files and state, and what it answers as. */
+export const hostOcfs2Schema = ocfs2FilesSchema.extend({
+  /** The Host's hostname: what the kernel matches node names against. */
+  hostname: z.string(),
+  /** Its IPv4 addresses. */
+  addresses: z.array(z.string()),
+});
+export type HostOcfs2 = z.output<typeof hostOcfs2Schema>;
+
+const READ = `
 if [ -f /etc/sysconfig/o2cb ]; then echo settings=/etc/sysconfig/o2cb; else echo settings=${O2CB_DEFAULT}; fi
-ip -4 -o addr show 2>/dev/null | while read -r _ _ _ a _; do echo "addr=\${a%/*}"; done
 if ! command -v o2cb >/dev/null 2>&1; then echo o2cb=missing; exit 0; fi
 echo "status=$(o2cb cluster-status 2>/dev/null)"
 `;
 
-const opts = (signal: AbortSignal | undefined) => (signal ? { signal } : {});
-
-export async function inspectHost(ssh: SshPool, t: SshTarget, signal?: AbortSignal): Promise<HostOcfs2> {
-  const r = await ssh.exec(t, ['sh', '-c', INSPECT], opts(signal));
+/** cluster.conf, the o2cb settings and whether o2cb is online; `ocfs2.tools_missing` without ocfs2-tools. */
+export async function readOcfs2(ssh: SshPool, t: SshTarget, signal: AbortSignal): Promise<Ocfs2Files> {
+  const r = await ssh.exec(t, ['sh', '-c', READ], { signal });
   const kv = r.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]);
   const get = (k: string) => kv.find(([key]) => key === k)?.[1];
   if (get('o2cb') === 'missing') {
@@ -53,12 +63,10 @@ export async function inspectHost(ssh: SshPool, t: SshTarget, signal?: AbortSign
   }
   const settingsPath = get('settings') ?? O2CB_DEFAULT;
   const [conf, settings] = await Promise.all([
-    ssh.readFile(t, CLUSTER_CONF, opts(signal)),
-    ssh.readFile(t, settingsPath, opts(signal)),
+    ssh.readFile(t, CLUSTER_CONF, { signal }),
+    ssh.readFile(t, settingsPath, { signal }),
   ]);
   return {
-    hostname: get('hostname') ?? '',
-    addresses: kv.filter(([k]) => k === 'addr').map(([, v]) => v!),
     conf,
     settingsPath,
     settings,
@@ -66,10 +74,22 @@ export async function inspectHost(ssh: SshPool, t: SshTarget, signal?: AbortSign
   };
 }
 
-export interface WriteOutcome {
-  changed: boolean;
-  backup: string | null;
+/** The Host's OCFS2 state with its hostname and addresses, as the registration plugin inspects them. */
+export async function inspectNode(
+  registration: RegistrationApi,
+  ssh: SshPool,
+  h: InventoryHost,
+  signal: AbortSignal,
+): Promise<HostOcfs2> {
+  const [host, files] = await Promise.all([
+    registration.inspect(h, signal),
+    readOcfs2(ssh, targetOf(h), signal),
+  ]);
+  return { hostname: host.hostname, addresses: host.addresses.map((a) => a.address), ...files };
 }
+
+export const writeOutcomeSchema = z.object({ changed: z.boolean(), backup: z.string().nullable() });
+export type WriteOutcome = z.output<typeof writeOutcomeSchema>;
 
 /**
  * Installs `text` as cluster.conf. `expectedBefore` (sha256 of the file at plan time, null = absent) guards
@@ -80,11 +100,11 @@ export async function installConf(
   ssh: SshPool,
   t: SshTarget,
   text: string,
-  signal?: AbortSignal,
+  signal: AbortSignal,
   expectedBefore?: string | null,
 ): Promise<WriteOutcome> {
-  await ssh.exec(t, ['install', '-d', '-m', '0755', '/etc/ocfs2'], opts(signal));
-  const current = await ssh.readFile(t, CLUSTER_CONF, opts(signal));
+  await ssh.exec(t, ['install', '-d', '-m', '0755', '/etc/ocfs2'], { signal });
+  const current = await ssh.readFile(t, CLUSTER_CONF, { signal });
   if (current === text) return { changed: false, backup: null };
   const now = current === null ? null : sha256(current);
   if (expectedBefore !== undefined && now !== expectedBefore) {
@@ -92,11 +112,11 @@ export async function installConf(
       Ocfs2ErrorCode.changedSincePlan,
       `${CLUSTER_CONF} on ${t.name} changed since the plan`,
       {
-        userMessage: `${CLUSTER_CONF} on ${t.name} changed after the plan was made (${current === null ? 'it was removed' : `now sha256 ${now!.slice(0, 12)}`}). Nothing was written; run the command again for a fresh plan.`,
+        userMessage: `${CLUSTER_CONF} on ${t.name} changed after the plan was made (${now === null ? 'it was removed' : `now sha256 ${now.slice(0, 12)}`}). Nothing was written; run the command again for a fresh plan.`,
       },
     );
   }
-  const r = await ssh.writeFileAtomic(t, CLUSTER_CONF, text, { backup: true, mode: 0o644, ...opts(signal) });
+  const r = await ssh.writeFileAtomic(t, CLUSTER_CONF, text, { backup: true, mode: 0o644, signal });
   return { changed: r.changed, backup: r.backupPath ?? null };
 }
 
@@ -107,12 +127,12 @@ export async function installSettings(
   path: string,
   cluster: string,
   timeouts: O2cbTimeouts,
-  signal?: AbortSignal,
+  signal: AbortSignal,
 ): Promise<WriteOutcome> {
-  const old = await ssh.readFile(t, path, opts(signal));
+  const old = await ssh.readFile(t, path, { signal });
   const text = renderSettings(old, cluster, timeouts);
   if (text === old) return { changed: false, backup: null };
-  const r = await ssh.writeFileAtomic(t, path, text, { backup: true, ...opts(signal) });
+  const r = await ssh.writeFileAtomic(t, path, text, { backup: true, signal });
   return { changed: r.changed, backup: r.backupPath ?? null };
 }
 
@@ -131,12 +151,9 @@ export async function bringOnline(
   ssh: SshPool,
   t: SshTarget,
   cluster: string,
-  signal?: AbortSignal,
+  signal: AbortSignal,
 ): Promise<{ already: boolean; output: string }> {
-  const r = await ssh.exec(t, ['sh', '-c', ONLINE, 'online', cluster], {
-    ...opts(signal),
-    allowNonZero: true,
-  });
+  const r = await ssh.exec(t, ['sh', '-c', ONLINE, 'online', cluster], { signal, allowNonZero: true });
   const output = `${r.stdout}${r.stderr}`.trim();
   if (r.code !== 0) {
     throw new AppError(Ocfs2ErrorCode.onlineFailed, `o2cb did not come online on ${t.name}`, {
@@ -146,11 +163,26 @@ export async function bringOnline(
   return { already: /already online/.test(output), output };
 }
 
-export interface Expected {
-  conf: string;
-  cluster: string;
-  timeouts: O2cbTimeouts;
+/** What a Host must end up with: the pinned cluster.conf (byte for byte), its cluster, the o2cb timeouts. */
+export const expectedSchema = z.object({
+  conf: z.string().min(1),
+  cluster: z.string().regex(clusterNameRe),
+  timeouts: o2cbTimeoutsSchema,
+});
+export type Expected = z.output<typeof expectedSchema>;
+
+/** Refines a pin holding a cluster.conf: the file must be a valid one of the pinned cluster. */
+export function pinnedConfIsValid(p: Expected, ctx: z.RefinementCtx): void {
+  const r = modelOf(p.conf, p.cluster);
+  if (!r.model || r.problems.length)
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['conf'],
+      message: `not a valid ${CLUSTER_CONF} of cluster ${p.cluster}`,
+    });
 }
+
+export const verifiedSchema = z.object({ nodes: z.number().int(), sha256: z.string() });
 
 /**
  * Reads it all back: the file's checksum, the real `o2cb list-cluster` parsed and compared with the planned
@@ -160,16 +192,16 @@ export async function verifyHost(
   ssh: SshPool,
   t: SshTarget,
   want: Expected,
-  signal?: AbortSignal,
-): Promise<{ nodes: number; sha256: string }> {
-  const s = await inspectHost(ssh, t, signal);
+  signal: AbortSignal,
+): Promise<z.output<typeof verifiedSchema>> {
+  const s = await readOcfs2(ssh, t, signal);
   const problems: string[] = [];
-  const planned = modelOf(want.conf, want.cluster).model!;
+  const planned = pinnedCluster(want.conf, want.cluster);
   if (s.conf === null) problems.push(`${CLUSTER_CONF} is missing`);
   else if (s.conf !== want.conf)
     problems.push(`${CLUSTER_CONF} is not the planned file (sha256 ${sha256(s.conf).slice(0, 12)})`);
   const listed = await ssh.exec(t, ['o2cb', `--config-file=${CLUSTER_CONF}`, 'list-cluster', want.cluster], {
-    ...opts(signal),
+    signal,
     allowNonZero: true,
   });
   // list-cluster exits 0 even for an unknown cluster: the output decides.

@@ -1,20 +1,53 @@
 /**
  * OCFS2: create the cluster on its first node (the cluster summary, confirmed), join the other Hosts
  * (one, or all registered ones), and check every Host for drift. See each command's file; cluster-conf.ts
- * renders, parses and validates /etc/ocfs2/cluster.conf.
+ * renders, parses and validates /etc/ocfs2/cluster.conf (the program's one model of that file).
  *
- * For replace-host: `ocfs2Membership` tells whether a Host is a node (read from another Host's cluster.conf)
- * and the command that rejoins it (`/flexvdi ocfs2 join <host>`), which `rejoinCommandFor` also gives.
+ * Depends on the registration plugin for which Hosts are registered and what a Host answers as. Offers
+ * `Ocfs2Api` (is a Host a node, how it rejoins) and tells replace-host, through `hostRoles`, that a Host is
+ * (or was) a node and how to bring its replacement back into the cluster.
  */
-import { definePlugin } from '../../core/plugin.js';
+import type { InventoryHost } from '../../config.js';
+import { definePlugin, type HostRole, type PluginServices } from '../../core/plugin.js';
+import { md } from '../../core/text.js';
+import { registrationPlugin } from '../registration/index.js';
+import type { Ocfs2Api } from './api.js';
 import { firstNodeCommand } from './commands/first-node.js';
 import { joinCommand } from './commands/join.js';
 import { ocfs2StatusCommand } from './commands/status.js';
+import type { Ocfs2Deps } from './define.js';
+import { membershipOf, rejoinCommandFor } from './membership.js';
 
-export { type Ocfs2Membership, ocfs2Membership, rejoinCommandFor } from './membership.js';
+export type { Ocfs2Api, Ocfs2Membership } from './api.js';
 
-export const ocfs2Plugin = definePlugin({
+const api = (services: PluginServices, deps: Ocfs2Deps): Ocfs2Api => ({
+  membership: (host, signal) => membershipOf(services, deps.registration, host, signal),
+  rejoinCommandFor,
+});
+
+/** A node of the cluster (per another registered Host's cluster.conf), or nothing; never throws. */
+async function hostRoles(
+  services: PluginServices,
+  deps: Ocfs2Deps,
+  host: InventoryHost,
+  signal: AbortSignal,
+): Promise<HostRole[]> {
+  const m = await membershipOf(services, deps.registration, host, signal).catch(() => null);
+  if (!m) return [];
+  return [
+    {
+      plugin: 'ocfs2',
+      role: md`node ${m.node.number} (\`${m.node.name}\`) of OCFS2 cluster \`${m.cluster}\``,
+      afterReplace: md`rejoin it: \`/flexvdi ocfs2 join ${host.name}\``,
+    },
+  ];
+}
+
+export const ocfs2Plugin = definePlugin<Ocfs2Api, Ocfs2Deps>({
   name: 'ocfs2',
-  dependsOn: ['registration'],
+  dependsOn: [registrationPlugin],
+  deps: (use) => ({ registration: use(registrationPlugin) }),
+  api,
+  hostRoles,
   commands: [firstNodeCommand, joinCommand, ocfs2StatusCommand],
 });

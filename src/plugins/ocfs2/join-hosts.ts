@@ -6,78 +6,98 @@
  * again (an identical write changes nothing and makes no backup). When some Hosts fail, the others still
  * finish, then the step fails naming them — retryable by the engine only if every failure is transient.
  */
-import type { StepContext } from '../../core/plugin.js';
+import { z } from 'zod';
+import type { InventoryHost } from '../../config.js';
+import { findHost, type StepContext } from '../../core/plugin.js';
 import { AppError, isRetryableCode } from '../../errors.js';
-import { servicesOf, targetOf } from '../../services.js';
+import { targetOf } from '../../services.js';
 import { fanout } from '../../ssh/index.js';
-import { modelOf } from './cluster-conf.js';
-import { Ocfs2ErrorCode } from './errors.js';
-import { bringOnline, inspectHost, installConf, installSettings, verifyHost } from './host-ops.js';
+import { pinnedCluster } from './cluster-conf.js';
+import type { Ocfs2Deps } from './define.js';
+import { Ocfs2ErrorCode, userMessageOf } from './errors.js';
+import {
+  bringOnline,
+  expectedSchema,
+  inspectNode,
+  installConf,
+  installSettings,
+  pinnedConfIsValid,
+  verifyHost,
+} from './host-ops.js';
 import { standingOf } from './membership.js';
-import type { O2cbTimeouts } from './o2cb-settings.js';
 
-export interface JoinPin {
-  source: string;
-  conf: string;
-  cluster: string;
-  timeouts: O2cbTimeouts;
-  targets: string[];
-}
+/** What `ocfs2 join` pins: the source's cluster.conf and timeouts, and the Hosts to join (inventory names). */
+export const joinPinSchema = expectedSchema
+  .extend({
+    /** The Host the file was read from (the first node, or the one file the registered Hosts agree on). */
+    source: z.string(),
+    targets: z.array(z.string()).min(1),
+  })
+  .superRefine(pinnedConfIsValid);
+export type JoinPin = z.output<typeof joinPinSchema>;
 
-export interface HostJoined {
-  node: number;
-  backup: string | null;
-  /** Finished by an earlier run of this job. */
-  earlier?: boolean;
-}
+const hostJoinedSchema = z.object({ node: z.number().int(), backup: z.string().nullable() });
+export type HostJoined = z.output<typeof hostJoinedSchema>;
 
-export interface JoinResult {
-  hosts: Record<string, HostJoined>;
-}
+export const joinResultSchema = z.object({
+  hosts: z.record(
+    hostJoinedSchema.extend({
+      /** Finished by an earlier run of this job. */
+      earlier: z.boolean().optional(),
+    }),
+  ),
+});
+export type JoinResult = z.output<typeof joinResultSchema>;
 
-export async function joinHosts(ctx: StepContext<unknown>, pin: JoinPin): Promise<JoinResult> {
-  const { ssh } = servicesOf(ctx.services.extra);
-  const config = ctx.services.config;
-  const cluster = modelOf(pin.conf, pin.cluster).model!;
+/** Sub-checkpoints, per Host: joined (the Host is done), and a backup made by an interrupted run. */
+const joinedKey = (h: InventoryHost) => `joined:${h.name}`;
+const backupKey = (h: InventoryHost) => `backup:${h.name}`;
+const backupSchema = z.string();
+
+export async function joinHosts<A>(ctx: StepContext<A, JoinPin, Ocfs2Deps>): Promise<JoinResult> {
+  const pin = ctx.pinned;
+  const { config, ssh } = ctx.services;
+  const cluster = pinnedCluster(pin.conf, pin.cluster);
   const hosts = pin.targets.map((n) => {
-    const h = config.inventory.hosts.find((x) => x.name === n);
+    const h = findHost(config, n);
     if (!h) throw new AppError(Ocfs2ErrorCode.changedSincePlan, `${n} left the inventory after the plan`);
     return h;
   });
   for (const h of hosts) ctx.progress.host(h.name, 'pending');
   const results = await fanout(
-    hosts.map(targetOf),
-    async (t, signal): Promise<HostJoined> => {
-      const saved = await ctx.checkpoint.get<HostJoined>(`joined:${t.name}`);
+    hosts,
+    async (h): Promise<JoinResult['hosts'][string]> => {
+      const saved = await ctx.checkpoint.get(joinedKey(h), hostJoinedSchema);
       if (saved) {
-        ctx.progress.host(t.name, 'ok', `node ${saved.node} (earlier run)`);
+        ctx.progress.host(h.name, 'ok', `node ${saved.node} (earlier run)`);
         return { ...saved, earlier: true };
       }
-      const h = hosts.find((x) => x.name === t.name)!;
-      ctx.progress.host(t.name, 'running', 'checking');
-      const s = await inspectHost(ssh, t, signal);
+      const signal = ctx.signal;
+      const t = targetOf(h);
+      ctx.progress.host(h.name, 'running', 'checking');
+      const s = await inspectNode(ctx.deps.registration, ssh, h, signal);
       const st = standingOf(cluster, pin.conf, pin.timeouts, h, s, pin.source);
       if (st.kind === 'not-listed' || st.kind === 'blocked') {
         throw new AppError(
           st.kind === 'blocked' ? Ocfs2ErrorCode.clusterOnline : Ocfs2ErrorCode.nodeNotListed,
-          `${t.name}: ${st.kind}`,
-          { userMessage: st.reason },
+          `${h.name}: ${st.kind}`,
+          { userMessage: userMessageOf(st.reason) },
         );
       }
-      ctx.progress.host(t.name, 'running', 'writing cluster.conf');
+      ctx.progress.host(h.name, 'running', 'writing cluster.conf');
       const conf = await installConf(ssh, t, pin.conf, signal);
       // A backup written by an interrupted earlier run is remembered so the result can name it.
-      if (conf.backup) await ctx.checkpoint.set(`backup:${t.name}`, conf.backup);
+      if (conf.backup) await ctx.checkpoint.set(backupKey(h), backupSchema, conf.backup);
       await installSettings(ssh, t, s.settingsPath, pin.cluster, pin.timeouts, signal);
-      ctx.progress.host(t.name, 'running', 'bringing o2cb online');
+      ctx.progress.host(h.name, 'running', 'bringing o2cb online');
       await bringOnline(ssh, t, pin.cluster, signal);
       await verifyHost(ssh, t, pin, signal);
       const done: HostJoined = {
         node: st.node.number,
-        backup: conf.backup ?? (await ctx.checkpoint.get<string>(`backup:${t.name}`)) ?? null,
+        backup: conf.backup ?? (await ctx.checkpoint.get(backupKey(h), backupSchema)) ?? null,
       };
-      await ctx.checkpoint.set(`joined:${t.name}`, done);
-      ctx.progress.host(t.name, 'ok', `node ${done.node}, online`);
+      await ctx.checkpoint.set(joinedKey(h), hostJoinedSchema, done);
+      ctx.progress.host(h.name, 'ok', `node ${done.node}, online`);
       return done;
     },
     { concurrency: config.inventory.ssh.concurrency, signal: ctx.signal },
@@ -91,9 +111,10 @@ export async function joinHosts(ctx: StepContext<unknown>, pin: JoinPin): Promis
       ctx.progress.host(r.target.name, 'failed', r.error.userMessage.slice(0, 200));
     }
   }
-  if (failed.size) {
-    const all = [...failed.values()];
-    const code = all.every((e) => isRetryableCode(e.code)) ? all[0]!.code : Ocfs2ErrorCode.incomplete;
+  const errors = [...failed.values()];
+  const [firstError] = errors;
+  if (firstError) {
+    const code = errors.every((e) => isRetryableCode(e.code)) ? firstError.code : Ocfs2ErrorCode.incomplete;
     const done = Object.keys(out.hosts);
     throw new AppError(code, `join failed on ${[...failed.keys()].join(', ')}`, {
       userMessage:

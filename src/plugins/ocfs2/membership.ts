@@ -1,11 +1,15 @@
 /**
  * Where a Host stands against the cluster's configuration: listed or not (and why not), blocked by o2cb
- * running another configuration, already in sync, or ready to join. Used by `ocfs2 join` (plan and run),
- * `ocfs2 status`, and offered to replace-host for the rejoin of a replacement.
+ * running another configuration, already in sync, or ready to join (`ocfs2 join`, plan and run, and
+ * `ocfs2 status`); and whether a Host is (or was) a node at all, read from another registered Host's
+ * cluster.conf (the plugin's API and its `hostRoles`, which replace-host shows).
  */
-import type { Config, InventoryHost } from '../../config.js';
+import type { InventoryHost } from '../../config.js';
+import type { PluginServices } from '../../core/plugin.js';
+import { type Md, md } from '../../core/text.js';
 import { targetOf } from '../../services.js';
-import type { SshPool } from '../../ssh/index.js';
+import type { RegistrationApi } from '../registration/api.js';
+import type { Ocfs2Membership } from './api.js';
 import {
   CLUSTER_CONF,
   type ClusterModel,
@@ -19,10 +23,10 @@ import { type O2cbTimeouts, sameTimeouts, settingsStateOf, timeoutsOf } from './
 import { offlineProcedure } from './summary.js';
 
 export type Standing =
-  | { kind: 'not-listed'; reason: string }
-  | { kind: 'blocked'; node: ClusterNode; reason: string }
+  | { kind: 'not-listed'; reason: Md }
+  | { kind: 'blocked'; node: ClusterNode; reason: Md }
   | { kind: 'in-sync'; node: ClusterNode }
-  | { kind: 'join'; node: ClusterNode; note: string };
+  | { kind: 'join'; node: ClusterNode; note: Md };
 
 /** The node whose name is `hostname`'s (kernel rule), checked against the Host's addresses. */
 export function standingOf(
@@ -37,20 +41,20 @@ export function standingOf(
   if (!node) {
     const byIp = cluster.nodes.find((n) => n.ip === host.ip);
     const why = byIp
-      ? `node ${byIp.number} has ${host.name}'s IP ${host.ip} but is named \`${byIp.name}\`, and the hostname is \`${s.hostname}\``
-      : `no node of cluster \`${cluster.name}\` is named \`${s.hostname.split('.')[0]}\` (${host.name}'s hostname is \`${s.hostname}\`) and none has its IP ${host.ip}`;
+      ? md`node ${byIp.number} has ${host.name}'s IP ${host.ip} but is named \`${byIp.name}\`, and the hostname is \`${s.hostname}\``
+      : md`no node of cluster \`${cluster.name}\` is named \`${s.hostname.split('.')[0] ?? ''}\` (${host.name}'s hostname is \`${s.hostname}\`) and none has its IP ${host.ip}`;
     return {
       kind: 'not-listed',
-      reason: `${host.name} is not a node: ${why}. ${offlineProcedure(firstNode)}`,
+      reason: md`${host.name} is not a node: ${why}. ${offlineProcedure(firstNode)}`,
     };
   }
   if (node.ip !== host.ip || !s.addresses.includes(node.ip)) {
+    const theirs = s.addresses.includes(node.ip)
+      ? md``
+      : md` (its addresses: ${s.addresses.join(', ') || 'none'})`;
     return {
       kind: 'not-listed',
-      reason:
-        `node ${node.number} \`${node.name}\` is reserved for ${node.ip}, but ${host.name} is at ${host.ip}` +
-        `${s.addresses.includes(node.ip) ? '' : ` (its addresses: ${s.addresses.join(', ') || 'none'})`}. ` +
-        `Give the Host the reserved IP (and the inventory), or change the cluster: ${offlineProcedure(firstNode)}`,
+      reason: md`node ${node.number} \`${node.name}\` is reserved for ${node.ip}, but ${host.name} is at ${host.ip}${theirs}. Give the Host the reserved IP (and the inventory), or change the cluster: ${offlineProcedure(firstNode)}`,
     };
   }
   const differs = s.conf !== null && s.conf !== conf;
@@ -58,13 +62,13 @@ export function standingOf(
     return {
       kind: 'blocked',
       node,
-      reason: `o2cb is online for another cluster (\`${s.online}\`): unmount its OCFS2 volumes and run \`service o2cb offline\` on ${host.name} first`,
+      reason: md`o2cb is online for another cluster (\`${s.online}\`): unmount its OCFS2 volumes and run \`service o2cb offline\` on ${host.name} first`,
     };
   if (s.online && differs)
     return {
       kind: 'blocked',
       node,
-      reason: `o2cb is online with a different ${CLUSTER_CONF}: unmount its OCFS2 volumes and run \`service o2cb offline\` on ${host.name} first`,
+      reason: md`o2cb is online with a different ${CLUSTER_CONF}: unmount its OCFS2 volumes and run \`service o2cb offline\` on ${host.name} first`,
     };
   const st = settingsStateOf(s.settings);
   const settingsOk =
@@ -80,16 +84,7 @@ export function standingOf(
     settingsOk ? '' : 'o2cb settings to update',
     s.online ? '' : 'o2cb to bring online',
   ].filter(Boolean);
-  return { kind: 'join', node, note: notes.join(', ') };
-}
-
-export interface Ocfs2Membership {
-  cluster: string;
-  node: ClusterNode;
-  /** The Host whose cluster.conf was read. */
-  source: string;
-  /** What to run to bring the Host (back) into the cluster. */
-  rejoin: string;
+  return { kind: 'join', node, note: md`${notes.join(', ')}` };
 }
 
 /** The command that (re)joins `host`: it fetches cluster.conf from a current member. */
@@ -97,22 +92,20 @@ export const rejoinCommandFor = (host: Pick<InventoryHost, 'name'>): string =>
   `/flexvdi ocfs2 join ${host.name}`;
 
 /**
- * Whether `host` is a node of the cluster, read from the first other inventory Host that has a
- * cluster.conf (byte-identical on every node). For replace-host: a replacement that was a node can rejoin
- * with `rejoin`. Unreachable Hosts are skipped; null when no Host has a cluster or `host` is not in it.
+ * Whether `host` is a node of the cluster, read from the first other registered Host (in inventory order)
+ * that has a cluster.conf: the file is byte-identical on every node, and `host` itself may be gone.
+ * Unreachable Hosts are skipped; null when no other Host has a cluster or `host` is not in it.
  */
-export async function ocfs2Membership(
-  ssh: SshPool,
-  config: Config,
+export async function membershipOf(
+  services: PluginServices,
+  registration: RegistrationApi,
   host: InventoryHost,
-  signal?: AbortSignal,
+  signal: AbortSignal,
 ): Promise<Ocfs2Membership | null> {
-  for (const o of config.inventory.hosts.filter((x) => x.name !== host.name)) {
-    const conf = await ssh
-      .readFile(targetOf(o), CLUSTER_CONF, signal ? { signal } : {})
-      .catch(() => undefined);
-    if (conf === undefined || conf === null) continue;
-    const model = modelOf(conf).model;
+  const { hosts } = await registration.registeredHosts({ fallback: 'inventory', signal });
+  for (const o of hosts.filter((x) => x.name !== host.name)) {
+    const conf = await services.ssh.readFile(targetOf(o), CLUSTER_CONF, { signal }).catch(() => null);
+    const model = conf === null ? undefined : modelOf(conf).model;
     if (!model) continue;
     const node = nodeForHostname(model, nodeNameOf(host));
     return node ? { cluster: model.name, node, source: o.name, rejoin: rejoinCommandFor(host) } : null;

@@ -1,40 +1,13 @@
 /**
- * Which Hosts are nodes. The registration plugin decides what "registered" means: the inventory Hosts the
- * Manager lists. When the Manager does not answer, the inventory stands in (and the plan says so). A node is
- * named after the first label of the Host's FQDN — flexVDI Hosts carry their domain name, and the kernel
- * matches a node name against the hostname or its part before the first '.'.
+ * Which Hosts are nodes. The registration plugin decides what "registered" means (`deps.registration
+ * .registeredHosts`): the inventory Hosts the Manager lists, or the inventory when the Manager does not
+ * answer (the plan says so). A node is named after the first label of the Host's FQDN — flexVDI Hosts carry
+ * their domain name, and the kernel matches a node name against the hostname or its part before the first '.'.
  */
 import type { Config, InventoryHost } from '../../config.js';
-import { asAppError } from '../../errors.js';
-import type { ManagerClient } from '../../manager/index.js';
+import { type Md, md } from '../../core/text.js';
 import type { Reservation } from './args.js';
 import { type ClusterModel, type ClusterNode, DEFAULT_PORT } from './cluster-conf.js';
-
-export interface NodeSource {
-  hosts: InventoryHost[];
-  from: 'manager' | 'inventory';
-  /** One sentence for the summary: where the list came from. */
-  note: string;
-}
-
-export async function registeredHosts(config: Config, manager: ManagerClient): Promise<NodeSource> {
-  const inv = config.inventory.hosts;
-  try {
-    const ids = new Set((await manager.listHosts()).map((h) => h.hostId.toLowerCase()));
-    const hosts = inv.filter((h) => ids.has(h.fqdn.toLowerCase()));
-    return {
-      hosts,
-      from: 'manager',
-      note: `the Hosts registered with the Manager (${hosts.length} of ${inv.length} in the inventory)`,
-    };
-  } catch (err) {
-    return {
-      hosts: [...inv],
-      from: 'inventory',
-      note: `the inventory's ${inv.length} Hosts — the Manager did not answer (${asAppError(err).userMessage})`,
-    };
-  }
-}
 
 export const nodeNameOf = (h: InventoryHost): string => h.fqdn.split('.')[0]!;
 
@@ -74,16 +47,18 @@ export function planNodes(
  * Reserved slots that could never be taken: the name is an inventory Host's with another IP, or the IP is
  * another inventory Host's.
  */
-export function reservationProblems(config: Config, reserved: readonly Reservation[]): string[] {
-  const out: string[] = [];
+export function reservationProblems(config: Config, reserved: readonly Reservation[]): Md[] {
+  const out: Md[] = [];
   for (const r of reserved) {
     const short = r.name.toLowerCase().split('.')[0]!;
     const byName = config.inventory.hosts.find((h) => nodeNameOf(h).toLowerCase() === short);
     const byIp = config.inventory.hosts.find((h) => h.ip === r.ip);
     if (byName && byName.ip !== r.ip)
-      out.push(`reserved \`${r.name}\` has IP ${r.ip}, but the inventory has ${byName.name} at ${byName.ip}`);
+      out.push(
+        md`reserved \`${r.name}\` has IP ${r.ip}, but the inventory has ${byName.name} at ${byName.ip}`,
+      );
     else if (byIp && nodeNameOf(byIp).toLowerCase() !== short)
-      out.push(`reserved \`${r.name}\`: ${r.ip} is ${byIp.name}'s address in the inventory`);
+      out.push(md`reserved \`${r.name}\`: ${r.ip} is ${byIp.name}'s address in the inventory`);
   }
   return out;
 }

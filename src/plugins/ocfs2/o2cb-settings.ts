@@ -4,15 +4,21 @@
  * o2net drops the connections; `O2CB_HEARTBEAT_THRESHOLD` t means a silent node self-fences after (t−1)×2 s.
  * Updating keeps every other line of the file (comments, other keys) as it was.
  */
+import { z } from 'zod';
+import { type Md, md } from '../../core/text.js';
+
 export const O2CB_SYSCONFIG = '/etc/sysconfig/o2cb';
 export const O2CB_DEFAULT = '/etc/default/o2cb';
 
-export interface O2cbTimeouts {
-  heartbeatThreshold: number;
-  idleTimeoutMs: number;
-  keepaliveDelayMs: number;
-  reconnectDelayMs: number;
-}
+const count = z.number().int().nonnegative();
+/** The four timeouts, as pinned by a plan (they must be the same on every node). */
+export const o2cbTimeoutsSchema = z.object({
+  heartbeatThreshold: count,
+  idleTimeoutMs: count,
+  keepaliveDelayMs: count,
+  reconnectDelayMs: count,
+});
+export type O2cbTimeouts = z.output<typeof o2cbTimeoutsSchema>;
 
 /** ocfs2-tools' and the kernel's defaults. */
 export const DEFAULT_TIMEOUTS: O2cbTimeouts = {
@@ -53,11 +59,8 @@ export function timeoutsOf(text: string | null): O2cbTimeouts {
 export const sameTimeouts = (a: O2cbTimeouts, b: O2cbTimeouts): boolean =>
   (Object.keys(TIMEOUT_KEYS) as (keyof O2cbTimeouts)[]).every((k) => a[k] === b[k]);
 
-export function describeTimeouts(t: O2cbTimeouts): string {
-  return (
-    `heartbeat threshold ${t.heartbeatThreshold} (a silent node fences itself after ${(t.heartbeatThreshold - 1) * 2} s), ` +
-    `idle ${t.idleTimeoutMs} ms, keepalive ${t.keepaliveDelayMs} ms, reconnect ${t.reconnectDelayMs} ms`
-  );
+export function describeTimeouts(t: O2cbTimeouts): Md {
+  return md`heartbeat threshold ${t.heartbeatThreshold} (a silent node fences itself after ${(t.heartbeatThreshold - 1) * 2} s), idle ${t.idleTimeoutMs} ms, keepalive ${t.keepaliveDelayMs} ms, reconnect ${t.reconnectDelayMs} ms`;
 }
 
 /**

@@ -28,6 +28,10 @@ export const ipArg = z
   .max(64)
   .refine((v) => isIPv4(v), { message: IPV4_ONLY });
 
+/**
+ * `reason` is our prose (mrkdwn) around names the schemas and the inventory validated (RFC 1123 names,
+ * IPv4 addresses) and the inventory's path: show it with `prose(reason)`.
+ */
 export type Resolved = { ok: true; host: InventoryHost } | { ok: false; reason: string };
 
 /**

@@ -6,6 +6,7 @@
  * every kernel has) and `ip -o -4 addr show` (one line per address, in every iproute2 version; `ip -j` is
  * missing from the iproute2 of CentOS 7, which flexVDI Hosts run).
  */
+import { type Md, md } from '../../core/text.js';
 
 export interface Address {
   ifname: string;
@@ -44,16 +45,17 @@ export function bridgesOf(names: readonly string[], addresses: readonly Address[
 }
 
 /** One line per bridge that differs, naming it: missing, extra, or on another subnet. Empty: same. */
-export function compareBridges(subject: string, mine: Bridges, reference: string, theirs: Bridges): string[] {
+export function compareBridges(subject: string, mine: Bridges, reference: string, theirs: Bridges): Md[] {
   const fmt = (s: string[] | undefined) => (s?.length ? s.join(', ') : 'no IPv4 address');
   const names = [...new Set([...Object.keys(mine), ...Object.keys(theirs)])].sort();
-  const out: string[] = [];
+  const out: Md[] = [];
   for (const n of names) {
     const a = mine[n];
     const b = theirs[n];
-    if (!a) out.push(`\`${n}\`: missing on ${subject} (${reference} has it: ${fmt(b)})`);
-    else if (!b) out.push(`\`${n}\`: on ${subject} (${fmt(a)}) but not on ${reference}`);
-    else if (a.join() !== b.join()) out.push(`\`${n}\`: ${fmt(a)} on ${subject}, ${fmt(b)} on ${reference}`);
+    if (!a) out.push(md`\`${n}\`: missing on ${subject} (${reference} has it: ${fmt(b)})`);
+    else if (!b) out.push(md`\`${n}\`: on ${subject} (${fmt(a)}) but not on ${reference}`);
+    else if (a.join() !== b.join())
+      out.push(md`\`${n}\`: ${fmt(a)} on ${subject}, ${fmt(b)} on ${reference}`);
   }
   return out;
 }

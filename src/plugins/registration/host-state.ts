@@ -4,6 +4,7 @@
  * from other Hosts is ever part of it) and every value comes back length-framed inside one base64 block, so
  * no file content can be mistaken for the output format.
  */
+import { type Md, md } from '../../core/text.js';
 import { AppError } from '../../errors.js';
 import type { SshPool, SshTarget } from '../../ssh/index.js';
 import { type Address, type Bridges, bridgesOf, parseAddresses } from './bridges.js';
@@ -135,17 +136,17 @@ export function requireNoSymlinks(name: string, s: HostState): void {
   });
 }
 
-/** The name the Host gives itself that matches `fqdn` (case-insensitive), or undefined. */
+/** Whether the name the Host gives itself (hostname or `hostname -f`) is `fqdn`, case-insensitively. */
 export function hostnameMatches(s: HostState, fqdn: string): boolean {
   const want = fqdn.toLowerCase();
   return s.hostname.toLowerCase() === want || s.fqdn.toLowerCase() === want;
 }
 
-export function describeHostname(s: HostState): string {
-  if (!s.hostname) return 'no hostname';
+export function describeHostname(s: HostState): Md {
+  if (!s.hostname) return md`no hostname`;
   return s.fqdn && s.fqdn !== s.hostname
-    ? `\`${s.hostname}\` (\`hostname -f\`: \`${s.fqdn}\`)`
-    : `\`${s.hostname}\``;
+    ? md`\`${s.hostname}\` (\`hostname -f\`: \`${s.fqdn}\`)`
+    : md`\`${s.hostname}\``;
 }
 
 /**

@@ -13,6 +13,7 @@
  *
  * Keys are compared by type and base64 blob, never by comment or options.
  */
+import { z } from 'zod';
 import {
   decodeKey,
   entryMatchesHost,
@@ -22,10 +23,12 @@ import {
   parseKnownHosts,
 } from '../../ssh/index.js';
 
-export interface PublicKey {
-  keyType: string;
-  keyBase64: string;
-}
+/** A public key by type and base64 blob; the schema checks what comes back from Redis (plans, checkpoints). */
+export const publicKeySchema = z.object({
+  keyType: z.string().regex(/^[a-z0-9@.-]+$/),
+  keyBase64: z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/),
+});
+export type PublicKey = z.output<typeof publicKeySchema>;
 
 export interface Member {
   name: string;

@@ -1,39 +1,15 @@
 /**
- * Which Hosts take part in the key exchange, and what the product knows of them: the inventory Hosts the
- * Manager lists (registered), their host keys as pinned in the product's known_hosts (the trust anchor),
- * and, read from each Host, the flexvdi user's public key.
+ * The members of the key exchange as the key files see them: their host keys as pinned in the product's
+ * known_hosts (the trust anchor) and, read from each Host, the flexvdi user's public key; and what bringing
+ * a Host's files in line with the members would change. Which Hosts are registered is the plugin API's
+ * `registeredHosts` (registry-api.ts).
  */
 import type { Config, InventoryHost } from '../../config.js';
-import type { HostSummary, ManagerClient } from '../../manager/index.js';
+import { joinMd, type Md, md } from '../../core/text.js';
 import { targetOf } from '../../services.js';
 import { entryMatchesHost, pinNames, readKnownHosts, type SshTarget } from '../../ssh/index.js';
-import { hostIdOf } from './args.js';
 import type { HostState } from './host-state.js';
 import { convergeAuthorizedKeys, convergeKnownHosts, type Member, type PublicKey } from './key-files.js';
-
-export interface Registered {
-  /** Inventory Hosts the Manager lists, in inventory order. */
-  hosts: InventoryHost[];
-  /** The Manager's view, by host id (lower-case FQDN). */
-  manager: Map<string, HostSummary>;
-  /** Hosts the Manager lists that are not in the inventory (not touched; shown as a warning). */
-  outsideInventory: string[];
-}
-
-export async function registeredHosts(config: Config, manager: ManagerClient): Promise<Registered> {
-  return registeredFrom(config, await manager.listHosts());
-}
-
-export function registeredFrom(config: Config, list: readonly HostSummary[]): Registered {
-  const byId = new Map(list.map((h) => [h.hostId.toLowerCase(), h]));
-  const inv = config.inventory.hosts;
-  const known = new Set(inv.map(hostIdOf));
-  return {
-    hosts: inv.filter((h) => byId.has(hostIdOf(h))),
-    manager: byId,
-    outsideInventory: [...byId.keys()].filter((id) => !known.has(id)),
-  };
-}
 
 /** The product's pins for every Host, by inventory name (host keys by IP or FQDN, all key types). */
 export async function productPins(
@@ -80,17 +56,16 @@ export function driftOf(s: HostState, members: readonly Member[]): KeyDrift {
   };
 }
 
-/** "+1 authorized_keys, +1 −1 known_hosts" (empty when nothing changes). */
-export function describeDrift(d: KeyDrift): string {
-  const part = (name: string, added: number, removed: number) =>
-    added || removed
-      ? `${[added ? `+${added}` : '', removed ? `−${removed}` : ''].filter(Boolean).join(' ')} ${name}`
-      : '';
-  return [
-    part('authorized_keys', d.authorizedKeys.added, d.authorizedKeys.removed),
-    part('ssh_known_hosts', d.knownHosts.added, d.knownHosts.removed),
-    part('~flexvdi/.ssh/known_hosts', 0, d.userKnownHosts?.removed ?? 0),
-  ]
-    .filter(Boolean)
-    .join(', ');
+/** "+1 authorized_keys, +1 −1 ssh_known_hosts" (empty when nothing changes): only our words and counts. */
+export function describeDrift(d: KeyDrift): Md {
+  const part = (name: Md, added: number, removed: number): Md[] => {
+    if (!added && !removed) return [];
+    const counts = [...(added ? [md`+${added}`] : []), ...(removed ? [md`−${removed}`] : [])];
+    return [md`${joinMd(counts, ' ')} ${name}`];
+  };
+  return joinMd([
+    ...part(md`authorized_keys`, d.authorizedKeys.added, d.authorizedKeys.removed),
+    ...part(md`ssh_known_hosts`, d.knownHosts.added, d.knownHosts.removed),
+    ...part(md`~flexvdi/.ssh/known_hosts`, 0, d.userKnownHosts?.removed ?? 0),
+  ]);
 }

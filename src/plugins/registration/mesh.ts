@@ -9,10 +9,13 @@
  * whose files were written just before a crash is re-read and, already holding every key, left unchanged.
  */
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import type { InventoryHost } from '../../config.js';
 import type { StepContext } from '../../core/plugin.js';
+import { mdSchema } from '../../core/text.js';
 import { AppError, asAppError, isRetryableCode } from '../../errors.js';
-import { servicesOf, targetOf } from '../../services.js';
+import { hostStatuses } from '../../manager/index.js';
+import { targetOf } from '../../services.js';
 import { fanout } from '../../ssh/index.js';
 import { hostIdOf } from './args.js';
 import { RegistrationErrorCode } from './errors.js';
@@ -25,30 +28,39 @@ import {
   requireNoSymlinks,
   SYSTEM_KNOWN_HOSTS,
 } from './host-state.js';
-import type { PublicKey } from './key-files.js';
-import { describeDrift, driftOf, memberOf, productPins, registeredHosts } from './members.js';
+import { type PublicKey, publicKeySchema } from './key-files.js';
+import { describeDrift, driftOf, memberOf, productPins } from './members.js';
+import { registeredHosts } from './registry-api.js';
 
-export interface HostKeysOutcome {
-  changes: string;
+/** What the mesh steps use of a step's context (whatever the command's args and pinned values). */
+export type MeshContext = Pick<
+  StepContext<unknown, unknown, unknown>,
+  'services' | 'signal' | 'progress' | 'checkpoint' | 'jobId'
+>;
+
+const hostKeysOutcomeSchema = z.object({
+  /** What was changed on the Host; absent when nothing was (or it was done earlier). */
+  changes: mdSchema.optional(),
   /** Done by an earlier run of this job for the same set of keys: nothing was read or written now. */
-  earlier: boolean;
-}
+  earlier: z.boolean(),
+});
+type HostKeysOutcome = z.output<typeof hostKeysOutcomeSchema>;
 
-export interface DistributeResult {
-  members: string[];
-  hosts: Record<string, HostKeysOutcome>;
-}
+export const distributeResultSchema = z.object({
+  members: z.array(z.string()),
+  hosts: z.record(hostKeysOutcomeSchema),
+});
+export type DistributeResult = z.output<typeof distributeResultSchema>;
 
 /** Hosts of the key exchange: the registered ones plus `subject` (in inventory order). */
-async function membersWith(ctx: StepContext<unknown>, subject: InventoryHost): Promise<InventoryHost[]> {
-  const { manager } = servicesOf(ctx.services.extra);
-  const reg = await registeredHosts(ctx.services.config, manager);
+async function membersWith(ctx: MeshContext, subject: InventoryHost): Promise<InventoryHost[]> {
+  const reg = await registeredHosts(ctx.services, { signal: ctx.signal });
   const names = new Set([...reg.hosts.map((h) => h.name), subject.name]);
   return ctx.services.config.inventory.hosts.filter((h) => names.has(h.name));
 }
 
 function partialFailure(
-  ctx: StepContext<unknown>,
+  ctx: MeshContext,
   what: string,
   failed: Map<string, AppError>,
   done: number,
@@ -65,11 +77,8 @@ function partialFailure(
   });
 }
 
-export async function distributeKeys(
-  ctx: StepContext<unknown>,
-  subject: InventoryHost,
-): Promise<DistributeResult> {
-  const { ssh } = servicesOf(ctx.services.extra);
+export async function distributeKeys(ctx: MeshContext, subject: InventoryHost): Promise<DistributeResult> {
+  const { ssh } = ctx.services;
   const concurrency = ctx.services.config.inventory.ssh.concurrency;
   const hosts = await membersWith(ctx, subject);
   const pins = await productPins(ctx.services.config, hosts);
@@ -81,13 +90,13 @@ export async function distributeKeys(
   const read = await fanout(
     hosts.map(targetOf),
     async (t, signal) => {
-      const saved = await ctx.checkpoint.get<PublicKey>(`flexvdi-key:${t.name}`);
+      const saved = await ctx.checkpoint.get(`flexvdi-key:${t.name}`, publicKeySchema);
       if (saved) return saved;
       ctx.progress.host(t.name, 'running', 'reading keys');
       const s = await inspectHost(ssh, t, signal);
       states.set(t.name, s);
       const key = requireFlexvdiKey(t.name, s).key;
-      await ctx.checkpoint.set(`flexvdi-key:${t.name}`, key);
+      await ctx.checkpoint.set(`flexvdi-key:${t.name}`, publicKeySchema, key);
       return key;
     },
     { concurrency, signal: ctx.signal },
@@ -104,9 +113,9 @@ export async function distributeKeys(
   const write = await fanout(
     hosts.filter((h) => !failed.has(h.name)).map(targetOf),
     async (t, signal): Promise<HostKeysOutcome> => {
-      if ((await ctx.checkpoint.get<string>(`keys:${t.name}`)) === digest) {
+      if ((await ctx.checkpoint.get(`keys:${t.name}`, z.string())) === digest) {
         ctx.progress.host(t.name, 'ok', 'keys in sync (earlier run)');
-        return { changes: '', earlier: true };
+        return { earlier: true };
       }
       ctx.progress.host(t.name, 'running', 'updating keys');
       const s = states.get(t.name) ?? (await inspectHost(ssh, t, signal));
@@ -123,9 +132,14 @@ export async function distributeKeys(
         await ssh.writeFileAtomic(t, SYSTEM_KNOWN_HOSTS, d.knownHosts.text, opts);
       if (d.userKnownHosts && d.userKnownHosts.removed > 0)
         await ssh.writeFileAtomic(t, `${s.home}/.ssh/known_hosts`, d.userKnownHosts.text, opts);
-      await ctx.checkpoint.set(`keys:${t.name}`, digest);
+      await ctx.checkpoint.set(`keys:${t.name}`, z.string(), digest);
+      if (d.inSync) {
+        ctx.progress.host(t.name, 'ok', 'keys already in sync');
+        return { earlier: false };
+      }
       const changes = describeDrift(d);
-      ctx.progress.host(t.name, 'ok', changes || 'keys already in sync');
+      // Only our words and counts (nothing from a Host): its text reads the same as plain text.
+      ctx.progress.host(t.name, 'ok', changes.mrkdwn);
       return { changes, earlier: false };
     },
     { concurrency, signal: ctx.signal },
@@ -146,14 +160,15 @@ export async function distributeKeys(
  */
 const INBOUND_CHECKS = 8;
 
-export interface VerifyResult {
+export const verifyResultSchema = z.object({
   /** "from→to" for every connection checked, all successful. */
-  checked: string[];
-}
+  checked: z.array(z.string()),
+});
+export type VerifyResult = z.output<typeof verifyResultSchema>;
 
 /** `ssh -o StrictHostKeyChecking=yes` as flexvdi from every other member to `subject`, and back. */
-export async function verifyMesh(ctx: StepContext<unknown>, subject: InventoryHost): Promise<VerifyResult> {
-  const { ssh } = servicesOf(ctx.services.extra);
+export async function verifyMesh(ctx: MeshContext, subject: InventoryHost): Promise<VerifyResult> {
+  const { ssh } = ctx.services;
   const others = (await membersWith(ctx, subject)).filter((h) => h.name !== subject.name);
   const failed = new Map<string, AppError>();
   const checked: string[] = [];
@@ -207,18 +222,17 @@ export async function verifyMesh(ctx: StepContext<unknown>, subject: InventoryHo
   return { checked };
 }
 
-export interface ManagerListing {
-  status: string;
-  lastHeartbeat: string | null;
-}
+export const managerListingSchema = z.object({
+  status: z.enum(hostStatuses),
+  lastHeartbeat: z.string().nullable(),
+});
+export type ManagerListing = z.output<typeof managerListingSchema>;
 
 /** The Manager must list the Host once it is registered. */
-export async function checkListed(
-  ctx: StepContext<unknown>,
-  subject: InventoryHost,
-): Promise<ManagerListing> {
-  const { manager } = servicesOf(ctx.services.extra);
-  const found = (await manager.listHosts()).find((h) => h.hostId.toLowerCase() === hostIdOf(subject));
+export async function checkListed(ctx: MeshContext, subject: InventoryHost): Promise<ManagerListing> {
+  const found = (await ctx.services.manager.listHosts()).find(
+    (h) => h.hostId.toLowerCase() === hostIdOf(subject),
+  );
   if (!found) {
     throw new AppError(RegistrationErrorCode.notListed, `the Manager does not list ${hostIdOf(subject)}`, {
       userMessage: `The Manager accepted the registration of ${subject.fqdn} but does not list it. Check the Manager, then \`/flexvdi retry ${ctx.jobId}\`.`,

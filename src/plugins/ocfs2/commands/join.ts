@@ -9,16 +9,17 @@
  */
 import { z } from 'zod';
 import type { InventoryHost } from '../../../config.js';
-import { defineCommand, findHost, type Plan, type PlanContext } from '../../../core/plugin.js';
+import { findHost, type Plan, type PlanContext, type Section } from '../../../core/plugin.js';
+import { joinMd, type Md, md, prose } from '../../../core/text.js';
 import { asAppError } from '../../../errors.js';
-import { servicesOf, targetOf } from '../../../services.js';
+import { targetOf } from '../../../services.js';
 import { fanout } from '../../../ssh/index.js';
 import { hostArg, ipArg } from '../args.js';
 import { CLUSTER_CONF, modelOf, sha256 } from '../cluster-conf.js';
-import { type HostOcfs2, inspectHost } from '../host-ops.js';
-import { type JoinPin, type JoinResult, joinHosts } from '../join-hosts.js';
+import { command, type Ocfs2Deps, step } from '../define.js';
+import { inspectNode, readOcfs2 } from '../host-ops.js';
+import { type JoinPin, joinHosts, joinPinSchema, joinResultSchema } from '../join-hosts.js';
 import { type Standing, standingOf } from '../membership.js';
-import { registeredHosts } from '../nodes.js';
 import { describeTimeouts, timeoutsOf } from '../o2cb-settings.js';
 
 const args = z
@@ -29,7 +30,7 @@ const args = z
   });
 type Args = z.output<typeof args>;
 
-const refuse = (summary: string, refused: string, extra: Partial<Plan> = {}): Plan => ({
+const refuse = (summary: Md, refused: Md, extra: Partial<Plan<JoinPin>> = {}): Plan<JoinPin> => ({
   summary,
   sections: [],
   warnings: [],
@@ -43,7 +44,29 @@ interface Source {
   settings: string | null;
 }
 
-export const joinCommand = defineCommand({
+type Row = { host: InventoryHost; standing: Standing | { kind: 'unreachable'; reason: string } };
+
+function rowLine({ host, standing: s }: Row): Md {
+  switch (s.kind) {
+    case 'join':
+      return md`• *${host.name}*: joins as node ${s.node.number} \`${s.node.name}\` ${s.node.ip} — ${s.note}`;
+    case 'in-sync':
+      return md`• *${host.name}*: already node ${s.node.number}, in sync and online`;
+    case 'unreachable':
+      return md`• *${host.name}*: unreachable now (${prose(s.reason)}) — will be tried`;
+    default:
+      return md`• *${host.name}*: skipped — ${s.reason}`;
+  }
+}
+
+const join = step({
+  id: 'join',
+  title: 'Install cluster.conf and o2cb settings, bring o2cb online, read back (per Host)',
+  output: joinResultSchema,
+  run: joinHosts<Args>,
+});
+
+export const joinCommand = command({
   id: 'ocfs2 join',
   summary: 'Join Hosts to the OCFS2 cluster: byte-identical cluster.conf from the first node, o2cb online',
   examples: [
@@ -55,121 +78,109 @@ export const joinCommand = defineCommand({
   positionals: ['host'],
   mutates: true,
   access: 'admin',
-  locks: (a) => ['ocfs2', ...(a.host ? [a.host.toLowerCase()] : [])],
-  plan: async (ctx): Promise<Plan> => {
-    const { ssh, manager } = servicesOf(ctx.services.extra);
-    const config = ctx.services.config;
-    const reg = await registeredHosts(config, manager);
+  pinned: joinPinSchema,
+  locks: (a, config) => {
+    const h = a.host === undefined ? undefined : findHost(config, a.host);
+    return h ? ['ocfs2', h] : ['ocfs2'];
+  },
+  plan: async (ctx): Promise<Plan<JoinPin>> => {
+    const { config, ssh } = ctx.services;
+    const { registration } = ctx.deps;
+    const reg = await registration.registeredHosts({ fallback: 'inventory', signal: ctx.signal });
     let targets: InventoryHost[];
-    if (ctx.args.all) targets = reg.hosts;
+    if (ctx.args.host === undefined) targets = reg.hosts;
     else {
-      const h = findHost(config, ctx.args.host!);
-      if (!h)
-        return refuse(
-          `Join \`${ctx.args.host}\` to the OCFS2 cluster`,
-          `\`${ctx.args.host}\` is not in the inventory (${config.inventoryPath}). Add the Host there, register it, then join it.`,
-        );
-      targets = [h];
+      const found = registration.resolveHost(ctx.args.host);
+      if (!found.ok) return refuse(md`Join \`${ctx.args.host}\` to the OCFS2 cluster`, prose(found.reason));
+      targets = [found.host];
     }
-    const what = ctx.args.all
-      ? 'Join every registered Host to the OCFS2 cluster'
-      : `Join *${targets[0]!.name}* to the OCFS2 cluster`;
+    const what =
+      ctx.args.host === undefined
+        ? md`Join every registered Host to the OCFS2 cluster`
+        : md`Join *${targets.map((t) => t.name).join(', ')}* to the OCFS2 cluster`;
     const src = await findSource(ctx, reg.hosts, targets);
     if ('refused' in src) return refuse(what, src.refused);
     const model = modelOf(src.conf);
     if (!model.model || model.problems.length) {
       return refuse(
         what,
-        `The ${CLUSTER_CONF} on ${src.host.name} is not valid, so it is not copied anywhere: ${model.problems.join('; ')}. Fix it with \`/flexvdi ocfs2 first-node ${src.host.name} --force\`.`,
+        md`The ${CLUSTER_CONF} on ${src.host.name} is not valid, so it is not copied anywhere: ${joinMd(model.problems, '; ')}. Fix it with \`/flexvdi ocfs2 first-node ${src.host.name} --force\`.`,
       );
     }
     const cluster = model.model;
     const timeouts = timeoutsOf(src.settings);
-    const states = await fanout(targets.map(targetOf), (t, signal) => inspectHost(ssh, t, signal), {
+    const states = await fanout(targets, (h) => inspectNode(registration, ssh, h, ctx.signal), {
       concurrency: config.inventory.ssh.concurrency,
       signal: ctx.signal,
     });
-    const rows: { host: InventoryHost; standing: Standing | { kind: 'unreachable'; reason: string } }[] =
-      states.map((r, i) => ({
-        host: targets[i]!,
-        standing: r.ok
-          ? standingOf(cluster, src.conf, timeouts, targets[i]!, r.value, src.host.name)
-          : { kind: 'unreachable', reason: r.error.userMessage },
-      }));
-    const lines = rows.map(({ host, standing: s }) => {
-      switch (s.kind) {
-        case 'join':
-          return `• *${host.name}*: joins as node ${s.node.number} \`${s.node.name}\` ${s.node.ip} — ${s.note}`;
-        case 'in-sync':
-          return `• *${host.name}*: already node ${s.node.number}, in sync and online`;
-        case 'unreachable':
-          return `• *${host.name}*: unreachable now (${s.reason}) — will be tried`;
-        default:
-          return `• *${host.name}*: skipped — ${s.reason}`;
-      }
-    });
+    const rows: Row[] = states.map((r) => ({
+      host: r.target,
+      standing: r.ok
+        ? standingOf(cluster, src.conf, timeouts, r.target, r.value, src.host.name)
+        : { kind: 'unreachable', reason: r.error.userMessage },
+    }));
     const go = rows.filter((r) => r.standing.kind === 'join' || r.standing.kind === 'unreachable');
-    const sections = [
-      { title: `Hosts (${rows.length})`, lines },
+    const sections: Section[] = [
+      { title: md`Hosts (${rows.length})`, lines: rows.map(rowLine) },
       {
-        title: `Cluster \`${cluster.name}\``,
+        title: md`Cluster \`${cluster.name}\``,
         lines: [
-          `• Source: ${src.host.name} (${src.host.ip}), ${CLUSTER_CONF} sha256 \`${sha256(src.conf).slice(0, 12)}\`, ${cluster.nodes.length} nodes, heartbeat ${cluster.heartbeatMode}`,
-          `• O2CB timeouts: ${describeTimeouts(timeouts)}`,
+          md`• Source: ${src.host.name} (${src.host.ip}), ${CLUSTER_CONF} sha256 \`${sha256(src.conf).slice(0, 12)}\`, ${cluster.nodes.length} nodes, heartbeat ${cluster.heartbeatMode}`,
+          md`• O2CB timeouts: ${describeTimeouts(timeouts)}`,
         ],
       },
     ];
-    if (!ctx.args.all) {
-      const s = rows[0]!.standing;
+    const [only] = rows;
+    if (ctx.args.host !== undefined && only) {
+      const s = only.standing;
       if (s.kind === 'not-listed' || s.kind === 'blocked') return refuse(what, s.reason, { sections });
-      if (s.kind === 'unreachable') return refuse(what, `Cannot read ${rows[0]!.host.name}: ${s.reason}`);
+      if (s.kind === 'unreachable')
+        return refuse(what, md`Cannot read ${only.host.name}: ${prose(s.reason)}`);
     }
     if (!go.length) {
       return {
-        summary: `Nothing to join: ${rows.filter((r) => r.standing.kind === 'in-sync').length} of ${rows.length} Hosts are members of \`${cluster.name}\`, in sync and online.`,
+        summary: md`Nothing to join: ${rows.filter((r) => r.standing.kind === 'in-sync').length} of ${rows.length} Hosts are members of \`${cluster.name}\`, in sync and online.`,
         sections,
         warnings: [],
         noop: true,
       };
     }
-    const pin: JoinPin = {
-      source: src.host.name,
-      conf: src.conf,
-      cluster: cluster.name,
-      timeouts,
-      targets: go.map((r) => r.host.name),
-    };
     const skipped = rows.filter((r) => r.standing.kind === 'not-listed' || r.standing.kind === 'blocked');
     return {
-      summary: `Join ${go.map((r) => r.host.name).join(', ')} to OCFS2 cluster \`${cluster.name}\` (cluster.conf from ${src.host.name}, byte-identical)`,
+      summary: md`Join ${go.map((r) => r.host.name).join(', ')} to OCFS2 cluster \`${cluster.name}\` (cluster.conf from ${src.host.name}, byte-identical)`,
       sections,
       warnings: [
-        ...(reg.from === 'inventory' && ctx.args.all ? [`Hosts come from ${reg.note}.`] : []),
+        ...(reg.from === 'inventory' && ctx.args.all ? [md`Hosts come from ${reg.note}.`] : []),
         ...(skipped.length
-          ? [`${skipped.map((r) => r.host.name).join(', ')} will not join (see above).`]
+          ? [md`${skipped.map((r) => r.host.name).join(', ')} will not join (see above).`]
           : []),
       ],
-      pinned: { join: pin },
+      pinned: {
+        source: src.host.name,
+        conf: src.conf,
+        cluster: cluster.name,
+        timeouts,
+        targets: go.map((r) => r.host.name),
+      },
     };
   },
-  steps: [
-    {
-      id: 'join',
-      title: 'Install cluster.conf and o2cb settings, bring o2cb online, read back (per Host)',
-      run: (ctx) => joinHosts(ctx, ctx.pinned['join'] as JoinPin),
-    },
-  ],
+  steps: [join],
   result: (ctx) => {
-    const pin = ctx.pinned['join'] as JoinPin;
-    const r = ctx.results['join'] as JoinResult;
+    const pin = ctx.pinned;
+    const r = ctx.result(join);
     return {
-      summary: `${pin.targets.join(', ')} ${pin.targets.length === 1 ? 'is a node' : 'are nodes'} of OCFS2 cluster \`${pin.cluster}\`: cluster.conf byte-identical to ${pin.source}'s (sha256 \`${sha256(pin.conf).slice(0, 12)}\`), o2cb online, read back with \`o2cb list-cluster\`.`,
+      summary: md`${pin.targets.join(', ')} ${pin.targets.length === 1 ? 'is a node' : 'are nodes'} of OCFS2 cluster \`${pin.cluster}\`: cluster.conf byte-identical to ${pin.source}'s (sha256 \`${sha256(pin.conf).slice(0, 12)}\`), o2cb online, read back with \`o2cb list-cluster\`.`,
       sections: [
         {
-          title: 'Per Host',
+          title: md`Per Host`,
           lines: pin.targets.map((n) => {
             const o = r.hosts[n];
-            return `• *${n}*: ${o ? (o.earlier ? 'done in an earlier run' : `node ${o.node}${o.backup ? `, previous cluster.conf kept as \`${o.backup}\`` : ''}`) : '?'}`;
+            const how = !o
+              ? md`?`
+              : o.earlier
+                ? md`done in an earlier run`
+                : md`node ${o.node}${o.backup ? md`, previous cluster.conf kept as \`${o.backup}\`` : md``}`;
+            return md`• *${n}*: ${how}`;
           }),
         },
       ],
@@ -179,60 +190,58 @@ export const joinCommand = defineCommand({
 
 /** The first node: `--first-node <ip>`, else the one cluster.conf the registered Hosts agree on. */
 async function findSource(
-  ctx: PlanContext<Args>,
+  ctx: PlanContext<Args, Ocfs2Deps>,
   registered: readonly InventoryHost[],
   targets: readonly InventoryHost[],
-): Promise<Source | { refused: string }> {
-  const { ssh } = servicesOf(ctx.services.extra);
-  const config = ctx.services.config;
+): Promise<Source | { refused: Md }> {
+  const { config, ssh } = ctx.services;
+  const read = (h: InventoryHost) => readOcfs2(ssh, targetOf(h), ctx.signal);
   if (ctx.args.firstNode) {
-    const h = config.inventory.hosts.find((x) => x.ip === ctx.args.firstNode);
+    const h = findHost(config, ctx.args.firstNode);
     if (!h)
       return {
-        refused: `No inventory Host has IP ${ctx.args.firstNode}: the bot reaches Hosts only through the inventory (and their pinned host keys).`,
+        refused: md`No inventory Host has IP ${ctx.args.firstNode}: the bot reaches Hosts only through the inventory (and their pinned host keys).`,
       };
-    const s = await inspectHost(ssh, targetOf(h), ctx.signal).catch(asAppError);
-    if (s instanceof Error) return { refused: `Cannot read the first node ${h.name}: ${s.userMessage}` };
+    const s = await read(h).catch(asAppError);
+    if (s instanceof Error)
+      return { refused: md`Cannot read the first node ${h.name}: ${prose(s.userMessage)}` };
     if (s.conf === null)
       return {
-        refused: `${h.name} (${h.ip}) has no ${CLUSTER_CONF}: create the cluster there first with \`/flexvdi ocfs2 first-node ${h.name}\`.`,
+        refused: md`${h.name} (${h.ip}) has no ${CLUSTER_CONF}: create the cluster there first with \`/flexvdi ocfs2 first-node ${h.name}\`.`,
       };
     return { host: h, conf: s.conf, settings: s.settings };
   }
   const single = !ctx.args.all;
   const candidates = registered.filter((h) => !(single && targets.some((t) => t.name === h.name)));
-  const read = await fanout(candidates.map(targetOf), (t, signal) => inspectHost(ssh, t, signal), {
+  const answers = await fanout(candidates, read, {
     concurrency: config.inventory.ssh.concurrency,
     signal: ctx.signal,
   });
-  const byConf = new Map<string, { hosts: InventoryHost[]; s: HostOcfs2 }>();
-  read.forEach((r, i) => {
-    if (!r.ok || r.value.conf === null) return;
+  // Hosts by the checksum of their file; the first Host of a group (inventory order) is its source.
+  const byConf = new Map<string, Source & { hosts: InventoryHost[] }>();
+  for (const r of answers) {
+    if (!r.ok || r.value.conf === null) continue;
     const k = sha256(r.value.conf);
-    const e = byConf.get(k) ?? { hosts: [], s: r.value };
-    e.hosts.push(candidates[i]!);
+    const e = byConf.get(k) ?? { host: r.target, conf: r.value.conf, settings: r.value.settings, hosts: [] };
+    e.hosts.push(r.target);
     byConf.set(k, e);
-  });
-  if (byConf.size === 0) {
+  }
+  const down = answers.filter((r) => !r.ok).map((r) => r.target.name);
+  const groups = [...byConf.entries()];
+  const [first] = groups;
+  if (!first) {
     return {
-      refused: `No registered Host ${single ? 'other than the one joining ' : ''}has a ${CLUSTER_CONF}: create the cluster first with \`/flexvdi ocfs2 first-node <host>\`${
-        read.some((r) => !r.ok)
-          ? ` (unreachable: ${read
-              .filter((r) => !r.ok)
-              .map((r) => r.target.name)
-              .join(', ')})`
-          : ''
-      }.`,
+      refused: md`No registered Host ${single ? 'other than the one joining ' : ''}has a ${CLUSTER_CONF}: create the cluster first with \`/flexvdi ocfs2 first-node ${'<host>'}\`${down.length ? md` (unreachable: ${down.join(', ')})` : md``}.`,
     };
   }
-  if (byConf.size > 1) {
-    const groups = [...byConf.entries()].map(
-      ([k, v]) => `${v.hosts.map((h) => h.name).join(', ')} (\`${k.slice(0, 12)}\`)`,
+  if (groups.length > 1) {
+    const which = groups.map(
+      ([k, v]) => md`${v.hosts.map((h) => h.name).join(', ')} (\`${k.slice(0, 12)}\`)`,
     );
     return {
-      refused: `The Hosts' ${CLUSTER_CONF} files differ: ${groups.join(' vs ')}. Name the first node, whose file is copied, with \`--first-node <ip>\` (see \`/flexvdi ocfs2 status\`).`,
+      refused: md`The Hosts' ${CLUSTER_CONF} files differ: ${joinMd(which, ' vs ')}. Name the first node, whose file is copied, with \`--first-node ${'<ip>'}\` (see \`/flexvdi ocfs2 status\`).`,
     };
   }
-  const [only] = [...byConf.values()];
-  return { host: only!.hosts[0]!, conf: only!.s.conf!, settings: only!.s.settings };
+  const [, { host, conf, settings }] = first;
+  return { host, conf, settings };
 }

@@ -7,73 +7,71 @@
  */
 import { z } from 'zod';
 import { defineCommand, type Plan } from '../../../core/plugin.js';
+import { md, prose } from '../../../core/text.js';
 import { asAppError } from '../../../errors.js';
-import { servicesOf, targetOf } from '../../../services.js';
+import { targetOf } from '../../../services.js';
 import { pinHostKey } from '../../../ssh/index.js';
 import { hostArg, hostIdOf, ipArg, resolveHost } from '../args.js';
 import { describeHostname, hostnameMatches } from '../host-state.js';
-import { fingerprintOf, keyId } from '../key-files.js';
-import { registeredHosts } from '../members.js';
+import { keyId } from '../key-files.js';
+import { inspectSubject, keyOfProbe, previewCluster, refuse } from '../preflight.js';
+import { registeredHosts } from '../registry-api.js';
 import {
-  checkListed,
-  type DistributeResult,
-  distributeKeys,
-  type ManagerListing,
-  type VerifyResult,
-  verifyMesh,
-} from '../mesh.js';
-import {
-  bridgeCheck,
-  inspectOthers,
-  inspectSubject,
-  keyOfProbe,
-  keyPreview,
-  unreachableWarnings,
-} from '../preflight.js';
-import {
+  afterPinSteps,
   ago,
-  checkUnchanged,
   pinNamesOf,
-  pinnedKey,
-  type Registration,
-  registerWithManager,
-  subjectOf,
+  probeUnchanged,
+  type SubjectPinned,
+  sharedResults,
+  subjectCommand,
+  subjectPinnedSchema,
+  subjectStep,
 } from '../shared-steps.js';
 
 const args = z.object({ host: hostArg, ip: ipArg.optional() }).strict();
 
-const refuse = (summary: string, refused: string): Plan => ({ summary, sections: [], warnings: [], refused });
+const pinHostKeyStep = subjectStep({
+  id: 'pin-host-key',
+  title: 'Pin the host key (first contact) or check it is unchanged',
+  output: z.object({ fingerprint: z.string(), pinnedNow: z.boolean() }),
+  run: async (ctx) => {
+    const { h, key, probe } = await probeUnchanged(ctx);
+    const pin = await pinHostKey(
+      ctx.services.config.inventory.ssh.knownHostsPath,
+      pinNamesOf(h),
+      h.port,
+      key.keyType,
+      key.keyBase64,
+    );
+    ctx.progress.host(h.name, 'ok', pin.changed ? `pinned ${probe.fingerprint}` : 'host key unchanged');
+    return { fingerprint: probe.fingerprint, pinnedNow: pin.changed };
+  },
+});
 
-export const registerHostCommand = defineCommand({
+export const registerHostCommand = defineCommand<z.output<typeof args>, SubjectPinned>({
   id: 'register-host',
   summary: 'Register a new Host with the Manager and exchange SSH keys with every registered Host',
   examples: ['/flexvdi register-host host4.example.com 10.0.0.14', '/flexvdi register-host host4'],
   args,
-  positionals: ['host', 'ip'],
-  mutates: true,
-  access: 'admin',
-  // Every registered Host's key files change: one registration or replacement at a time.
-  locks: (a) => ['registration', a.host.toLowerCase()],
-  plan: async (ctx): Promise<Plan> => {
-    const { ssh, manager } = servicesOf(ctx.services.extra);
-    const config = ctx.services.config;
-    const r = resolveHost(config, ctx.args.host, ctx.args.ip);
-    if (!r.ok) return refuse(`Register \`${ctx.args.host}\``, r.reason);
+  ...subjectCommand,
+  pinned: subjectPinnedSchema,
+  plan: async (ctx): Promise<Plan<SubjectPinned>> => {
+    const { ssh, manager } = ctx.services;
+    const r = resolveHost(ctx.services.config, ctx.args.host, ctx.args.ip);
+    if (!r.ok) return refuse(md`Register \`${ctx.args.host}\``, prose(r.reason));
     const h = r.host;
     const id = hostIdOf(h);
-    const what = `Register *${h.name}* (\`${h.fqdn}\`, ${h.ip})`;
+    const what = md`Register *${h.name}* (\`${h.fqdn}\`, ${h.ip})`;
     const [probe, reg] = await Promise.all([
       ssh.probeHostKey(targetOf(h), { signal: ctx.signal }).catch(asAppError),
-      registeredHosts(config, manager),
+      registeredHosts(ctx.services, { signal: ctx.signal }),
     ]);
     if (probe instanceof Error)
-      return refuse(what, `${h.name} is not reachable over SSH: ${probe.userMessage}`);
+      return refuse(what, md`${h.name} is not reachable over SSH: ${prose(probe.userMessage)}`);
     if (probe.pinned === 'mismatch') {
       return refuse(
         what,
-        `The SSH host key of ${h.name} (${h.ip}) is not the pinned one: it presents ${probe.fingerprint}. ` +
-          'This can be an attack, or a reinstalled or replaced machine. If the Host was replaced on purpose, ' +
-          `use \`/flexvdi replace-host ${h.fqdn}\`.`,
+        md`The SSH host key of ${h.name} (${h.ip}) is not the pinned one: it presents ${probe.fingerprint}. This can be an attack, or a reinstalled or replaced machine. If the Host was replaced on purpose, use \`/flexvdi replace-host ${h.fqdn}\`.`,
       );
     }
     const key = keyOfProbe(probe);
@@ -81,66 +79,61 @@ export const registerHostCommand = defineCommand({
     if (known?.sshServerKey && known.sshServerKey.split(/\s+/).slice(0, 2).join(' ') !== keyId(key)) {
       return refuse(
         what,
-        `The Manager knows ${id} with another host key than the one ${h.name} presents (${probe.fingerprint}): ` +
-          `it is another machine. If it replaces a failed Host, use \`/flexvdi replace-host ${h.fqdn}\`.`,
+        md`The Manager knows ${id} with another host key than the one ${h.name} presents (${probe.fingerprint}): it is another machine. If it replaces a failed Host, use \`/flexvdi replace-host ${h.fqdn}\`.`,
       );
     }
     const state = await inspectSubject(ctx, h, probe).catch(asAppError);
-    if (state instanceof Error) return refuse(what, `Cannot read ${h.name}: ${state.userMessage}`);
+    if (state instanceof Error) return refuse(what, md`Cannot read ${h.name}: ${prose(state.userMessage)}`);
     if (!hostnameMatches(state, h.fqdn)) {
       return refuse(
         what,
-        `${h.ip} answers as ${describeHostname(state)}, not \`${h.fqdn}\`. Set the Host's name (or fix the address), then try again.`,
+        md`${h.ip} answers as ${describeHostname(state)}, not \`${h.fqdn}\`. Set the Host's name (or fix the address), then try again.`,
       );
     }
     if (!state.flexvdiPub) {
       return refuse(
         what,
-        `On ${h.name}, the user \`flexvdi\` ${state.home ? 'has no SSH key pair (~flexvdi/.ssh/id_*.pub)' : 'does not exist'}. Install the Host as flexVDI requires, then try again.`,
+        md`On ${h.name}, the user \`flexvdi\` ${state.home ? md`has no SSH key pair (~flexvdi/.ssh/id_*.pub)` : md`does not exist`}. Install the Host as flexVDI requires, then try again.`,
       );
     }
-    const others = reg.hosts.filter((o) => o.name !== h.name);
-    const o = await inspectOthers(ctx, others);
-    const bridges = bridgeCheck(h.name, state.bridges, others, o);
-    if (bridges.differences.length) {
-      return {
-        ...refuse(
-          what,
-          `The virtual bridges of ${h.name} differ from ${bridges.reference}'s; guests could not move between them.`,
-        ),
-        sections: [{ title: 'Bridge differences', lines: bridges.differences.map((d) => `• ${d}`) }],
-      };
-    }
-    const keys = await keyPreview(config, h, state, key, others, o);
+    const preview = await previewCluster(
+      ctx,
+      what,
+      md`${h.name}`,
+      { host: h, state, hostKey: key, flexvdiKey: state.flexvdiPub.key },
+      reg.hosts,
+    );
+    if (!preview.ok) return preview.plan;
+    const { others, keys } = preview.value;
     const sections = [
       {
-        title: 'Preflight',
+        title: md`Preflight`,
         lines: [
-          `• SSH: reachable; host key ${probe.fingerprint} (${probe.keyType}) ${
-            probe.pinned === 'match' ? 'matches the pinned one' : '— *first contact*'
+          md`• SSH: reachable; host key ${probe.fingerprint} (${probe.keyType}) ${
+            probe.pinned === 'match' ? md`matches the pinned one` : md`— *first contact*`
           }`,
-          `• Name: the Host answers as ${describeHostname(state)} ✓`,
-          `• Bridges: ${bridges.summary}`,
-          `• flexvdi user key: ${fingerprintOf(state.flexvdiPub.key)}`,
-          `• Manager: ${known ? `already registered (${known.status}, ${ago(known.lastHeartbeat)})` : 'not registered yet'}`,
+          md`• Name: the Host answers as ${describeHostname(state)} ✓`,
+          preview.value.bridgeLine,
+          preview.value.keyLine,
+          md`• Manager: ${known ? md`already registered (${known.status}, ${ago(known.lastHeartbeat)})` : md`not registered yet`}`,
         ],
       },
-      { title: `SSH keys (${others.length + 1} Hosts)`, lines: keys.lines },
+      preview.value.keysSection,
     ];
     const warnings = [
       ...(probe.pinned === 'unknown'
         ? [
-            `First contact: check that ${probe.fingerprint} is ${h.name}'s host key (\`ssh-keygen -lf /etc/ssh/ssh_host_${probe.keyType.replace(/^ssh-|-.*$/g, '')}_key.pub\` on its console). Confirming pins it.`,
+            md`First contact: check that ${probe.fingerprint} is ${h.name}'s host key (\`ssh-keygen -lf /etc/ssh/ssh_host_${probe.keyType.replace(/^ssh-|-.*$/g, '')}_key.pub\` on its console). Confirming pins it.`,
           ]
         : []),
-      ...unreachableWarnings(o),
+      ...preview.value.unreachable,
       ...reg.outsideInventory.map(
-        (x) => `The Manager also lists ${x}, which is not in the inventory: left alone.`,
+        (x) => md`The Manager also lists ${x}, which is not in the inventory: left alone.`,
       ),
     ];
     if (known && probe.pinned === 'match' && keys.inSync) {
       return {
-        summary: `${h.name} (\`${h.fqdn}\`) is already registered and its SSH keys are in sync on all ${others.length + 1} Hosts: nothing to do.`,
+        summary: md`${h.name} (\`${h.fqdn}\`) is already registered and its SSH keys are in sync on all ${others.length + 1} Hosts: nothing to do.`,
         sections,
         warnings,
         noop: true,
@@ -148,81 +141,24 @@ export const registerHostCommand = defineCommand({
     }
     return {
       summary: known
-        ? `${h.name} is already registered with the Manager: refresh its registration and bring the SSH keys back in sync`
-        : `${what} with the Manager (id \`${id}\`) and exchange SSH keys with ${others.length} registered Host${others.length === 1 ? '' : 's'}`,
+        ? md`${h.name} is already registered with the Manager: refresh its registration and bring the SSH keys back in sync`
+        : md`${what} with the Manager (id \`${id}\`) and exchange SSH keys with ${others.length} registered Host${others.length === 1 ? '' : 's'}`,
       sections,
       warnings,
-      pinned: { hostKey: key, firstContact: probe.pinned === 'unknown' },
+      pinned: { hostKey: key },
     };
   },
-  steps: [
-    {
-      id: 'pin-host-key',
-      title: 'Pin the host key (first contact) or check it is unchanged',
-      run: async (ctx) => {
-        const { ssh } = servicesOf(ctx.services.extra);
-        const h = subjectOf(ctx);
-        const key = pinnedKey(ctx);
-        const probe = await ssh.probeHostKey(targetOf(h), { signal: ctx.signal });
-        checkUnchanged(h, probe, key);
-        const pin = await pinHostKey(
-          ctx.services.config.inventory.ssh.knownHostsPath,
-          pinNamesOf(h),
-          h.port,
-          key.keyType,
-          key.keyBase64,
-        );
-        ctx.progress.host(h.name, 'ok', pin.changed ? `pinned ${probe.fingerprint}` : 'host key unchanged');
-        return { fingerprint: probe.fingerprint, pinnedNow: pin.changed };
-      },
-    },
-    {
-      id: 'register',
-      title: 'Register the Host with the Manager',
-      run: (ctx) => registerWithManager(ctx, subjectOf(ctx)),
-    },
-    {
-      id: 'distribute-keys',
-      title: 'Update the SSH keys on every registered Host',
-      run: (ctx) => distributeKeys(ctx, subjectOf(ctx)),
-    },
-    {
-      id: 'verify',
-      title: 'Check Host↔Host SSH with strict host key checking',
-      run: (ctx) => verifyMesh(ctx, subjectOf(ctx)),
-    },
-    {
-      id: 'manager-lists',
-      title: 'Check that the Manager lists the Host',
-      run: (ctx) => checkListed(ctx, subjectOf(ctx)),
-    },
-  ],
+  steps: [pinHostKeyStep, ...afterPinSteps()],
   result: (ctx) => {
-    const h = subjectOf(ctx);
-    const pin = ctx.results['pin-host-key'] as { fingerprint: string; pinnedNow: boolean };
-    const reg = ctx.results['register'] as Registration;
-    const dist = ctx.results['distribute-keys'] as DistributeResult;
-    const ver = ctx.results['verify'] as VerifyResult;
-    const listed = ctx.results['manager-lists'] as ManagerListing;
+    const pin = ctx.result(pinHostKeyStep);
+    const { h, reg, dist, listed, connections, perHost } = sharedResults(ctx);
     return {
-      summary:
-        `*${h.name}* (\`${reg.hostId}\`) is registered: the Manager lists it (${listed.status}); SSH keys in sync on ` +
-        `${dist.members.length} Host${dist.members.length === 1 ? '' : 's'}; ${ver.checked.length} Host↔Host SSH connection${ver.checked.length === 1 ? '' : 's'} verified.`,
+      summary: md`*${h.name}* (\`${reg.hostId}\`) is registered: the Manager lists it (${listed.status}); SSH keys in sync on ${dist.members.length} Host${dist.members.length === 1 ? '' : 's'}; ${connections} verified.`,
       sections: [
-        {
-          title: 'Per Host',
-          lines: dist.members.map((n) => {
-            const o = dist.hosts[n];
-            const ssh =
-              n === h.name
-                ? ''
-                : ` · ssh ${ver.checked.includes(`${n}→${h.name}`) ? '→✓' : ''}${ver.checked.includes(`${h.name}→${n}`) ? '←✓' : ''}`;
-            return `• *${n}*: ${o?.earlier ? 'done in an earlier run' : o?.changes || 'already in sync'}${ssh}`;
-          }),
-        },
+        perHost,
         {
           lines: [
-            `Host key ${pin.fingerprint}${pin.pinnedNow ? ' pinned (first contact)' : ''}; flexvdi key ${reg.flexvdiKey}.`,
+            md`Host key ${pin.fingerprint}${pin.pinnedNow ? md` pinned (first contact)` : ''}; flexvdi key ${reg.flexvdiKey}.`,
           ],
         },
       ],

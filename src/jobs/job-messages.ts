@@ -1,0 +1,205 @@
+/**
+ * The one owner of job messages. Every change to what a job shows — the worker's plan, progress and result,
+ * the bot's "queued", "cancelled", "expired", "replaced by an edited plan" — goes through `save`: the job-state
+ * record is written to Redis, then the message is posted (once) or edited (coalesced, ≤ 1 edit/s per message
+ * across processes) from that record by the one renderer. Nothing else in the program posts or edits a job
+ * message. Thread posts (long results, failure details) are made here too, at most once per key.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Md } from '../core/text.js';
+import { AppError, ErrorCode } from '../errors.js';
+import { sectionsFor } from '../slack/blocks.js';
+import { renderJob } from '../slack/job-view.js';
+import { honourRetryAfter, MessageUpdater, type SlackClient } from '../slack/updater.js';
+import { type JobRecord, jobRecordSchema } from './job-state.js';
+import type { Keys } from './keys.js';
+
+const RECORD_TTL_S = 30 * 86_400;
+
+/** Slack's answers that mean the bot cannot post in the channel at all (retrying will not help). */
+const CANNOT_POST = /not_in_channel|channel_not_found|is_archived/;
+
+export interface JobMessagesDeps {
+  slack: SlackClient;
+  /** A client connection (commands, not blocking). */
+  redis: Redis;
+  keys: Keys;
+  log: Logger;
+  /** How long a progress update waits before the first post (a fast job then posts its result only). */
+  postDebounceMs?: number;
+}
+
+export class JobMessages {
+  private readonly updater: MessageUpdater;
+  private readonly posting = new Map<string, Promise<string>>();
+  private readonly postTimers = new Map<string, NodeJS.Timeout>();
+  private readonly latest = new Map<string, JobRecord>();
+
+  constructor(private readonly d: JobMessagesDeps) {
+    this.updater = new MessageUpdater({
+      slack: d.slack,
+      redis: d.redis,
+      rateKey: d.keys.messageRate,
+      log: d.log,
+    });
+  }
+
+  /** The record, validated; undefined when there is none (or it no longer parses: it is then rebuilt). */
+  async read(recordId: string): Promise<JobRecord | undefined> {
+    const raw = await this.d.redis.get(this.d.keys.jobRecord(recordId));
+    if (!raw) return undefined;
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      json = undefined;
+    }
+    const parsed = jobRecordSchema.safeParse(json);
+    if (!parsed.success) {
+      this.d.log.warn({ recordId, err: parsed.error.issues[0]?.message }, 'job-state record does not parse');
+      return undefined;
+    }
+    return parsed.data;
+  }
+
+  /**
+   * Writes the record and shows it. `urgent` (a state change a person waits for) posts or edits now and
+   * resolves when Slack has it; otherwise the edit is coalesced. Returns the record as saved (with its
+   * message ts once posted).
+   */
+  async save(record: JobRecord, opts: { urgent: boolean; responseUrl?: string }): Promise<JobRecord> {
+    const r: JobRecord = { ...record, updatedAt: Date.now() };
+    this.latest.set(r.recordId, r);
+    await this.write(r);
+    if (r.messageTs) {
+      await this.updater.update(r.channel, r.messageTs, renderJob(r), opts.urgent);
+      return r;
+    }
+    if (!opts.urgent) {
+      // First progress of a job: post after a short wait, so a job that ends within it costs one call.
+      if (!this.postTimers.has(r.recordId) && !this.posting.has(r.recordId)) {
+        this.postTimers.set(
+          r.recordId,
+          setTimeout(() => {
+            this.postTimers.delete(r.recordId);
+            this.ensurePosted(r.recordId, opts.responseUrl).catch((err: Error) =>
+              this.d.log.warn({ err: err.message }, 'could not post the job message'),
+            );
+          }, this.d.postDebounceMs ?? 300),
+        );
+      }
+      return r;
+    }
+    const ts = await this.ensurePosted(r.recordId, opts.responseUrl);
+    return { ...r, messageTs: ts };
+  }
+
+  /** The message's ts, posting it now (from the newest record) if it does not exist yet. */
+  async ensurePosted(recordId: string, responseUrl?: string): Promise<string> {
+    const timer = this.postTimers.get(recordId);
+    if (timer) clearTimeout(timer);
+    this.postTimers.delete(recordId);
+    const running = this.posting.get(recordId);
+    if (running) return running;
+    const p = this.post(recordId, responseUrl).finally(() => this.posting.delete(recordId));
+    this.posting.set(recordId, p);
+    return p;
+  }
+
+  private async post(recordId: string, responseUrl: string | undefined): Promise<string> {
+    const current = this.latest.get(recordId) ?? (await this.read(recordId));
+    if (!current) throw new AppError(ErrorCode.internal, `no job-state record ${recordId}`);
+    if (current.messageTs) return current.messageTs;
+    const first = renderJob(current);
+    let ts: string;
+    try {
+      const res = await honourRetryAfter(
+        () =>
+          this.d.slack.chat.postMessage({
+            channel: current.channel,
+            text: first.text,
+            blocks: first.blocks as never,
+          }),
+        this.d.log,
+        'chat.postMessage (job message)',
+      );
+      ts = res.ts ?? '';
+      if (!ts) throw new AppError(ErrorCode.slackApi, 'chat.postMessage returned no ts');
+    } catch (err) {
+      const slackError = slackErrorOf(err);
+      this.d.log.warn({ err: slackError, channel: current.channel }, 'could not post the job message');
+      if (CANNOT_POST.test(slackError)) {
+        if (responseUrl) await this.tellThroughResponseUrl(responseUrl, current, slackError);
+        throw new AppError(ErrorCode.slackCannotPost, `chat.postMessage: ${slackError}`, {
+          userMessage: `The bot cannot post in this channel (${slackError}). Invite it with \`/invite @flexvdi\` and try again.`,
+        });
+      }
+      throw new AppError(ErrorCode.slackApi, `chat.postMessage: ${slackError}`, { cause: err });
+    }
+    // The newest state may have moved on while posting: store the ts in it and edit if it differs.
+    const newest = this.latest.get(recordId) ?? current;
+    const saved: JobRecord = { ...newest, messageTs: ts };
+    this.latest.set(recordId, saved);
+    await this.write(saved);
+    const now = renderJob(saved);
+    if (now.text !== first.text || JSON.stringify(now.blocks) !== JSON.stringify(first.blocks))
+      await this.updater.update(saved.channel, ts, now, true);
+    return ts;
+  }
+
+  /** Posts in the message's thread once per `key` (a re-run of the job does not post it again). */
+  async postInThread(record: JobRecord, key: string, lines: readonly Md[], title: string): Promise<void> {
+    const marker = this.d.keys.posted(key);
+    const first = await this.d.redis.set(marker, '1', 'EX', RECORD_TTL_S, 'NX');
+    if (first !== 'OK') return;
+    try {
+      const body = lines.map((l) => l.mrkdwn);
+      const blocks = sectionsFor(body, { title: `*${title}*` }).slice(0, 50);
+      const threadTs = record.messageTs ?? (await this.ensurePosted(record.recordId));
+      await honourRetryAfter(
+        () =>
+          this.d.slack.chat.postMessage({
+            channel: record.channel,
+            thread_ts: threadTs,
+            text: `${title}\n${body.join('\n')}`.slice(0, 39_000),
+            blocks: blocks as never,
+          }),
+        this.d.log,
+        'chat.postMessage (thread)',
+      );
+    } catch (err) {
+      await this.d.redis.del(marker);
+      this.d.log.warn({ err: (err as Error).message }, 'could not post in the job thread');
+    }
+  }
+
+  /** Waits until every queued edit is in Slack (before shutdown). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.posting.values()]);
+    await this.updater.flush();
+  }
+
+  private async write(r: JobRecord): Promise<void> {
+    await this.d.redis.set(this.d.keys.jobRecord(r.recordId), JSON.stringify(r), 'EX', RECORD_TTL_S);
+  }
+
+  private async tellThroughResponseUrl(url: string, r: JobRecord, slackError: string): Promise<void> {
+    await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        response_type: 'ephemeral',
+        text: `Could not start \`/flexvdi ${r.text.replace(/[`<>&]/g, '')}\`: the bot cannot post in this channel (${slackError}). Invite it with \`/invite @flexvdi\` and try again.`,
+      }),
+    }).catch((err: Error) => this.d.log.warn({ err: err.message }, 'response_url fallback failed'));
+  }
+}
+
+function slackErrorOf(err: unknown): string {
+  if (err && typeof err === 'object' && 'data' in err) {
+    const data = (err as { data?: { error?: unknown } }).data;
+    if (typeof data?.error === 'string') return data.error;
+  }
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,148 @@
+/**
+ * Contract v2 on real Redis and the Slack double:
+ * - the job message has one owner: its validated job-state record in Redis is exactly what Slack shows,
+ *   through the plan, the bot's "queued" and the worker's result; BullMQ progress holds steps/Hosts only;
+ * - what comes back from Redis is parsed again: a checkpoint that no longer matches its step's schema is not
+ *   trusted (the step runs again), job data that no longer fits the command fails as `job.invalid_data`, a job
+ *   naming no installed command fails as `job.unknown_command`; neither is retried.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobProgressSchema, jobRecordSchema } from '../../src/jobs/job-state.js';
+import { keys } from '../../src/jobs/keys.js';
+import { jobOptions } from '../../src/jobs/queue.js';
+import { renderJob } from '../../src/slack/job-view.js';
+import { ADMIN, OPS, type Stack, startStack } from '../support/harness.js';
+import { planOf, traceOf, until, waitForState } from './helpers.js';
+
+let s: Stack;
+
+beforeAll(async () => {
+  s = await startStack();
+});
+afterAll(async () => {
+  await s?.stop();
+});
+
+async function recordOf(recordId: string) {
+  const raw = await s.redis.get(keys(s.prefix).jobRecord(recordId));
+  expect(raw).not.toBeNull();
+  return jobRecordSchema.parse(JSON.parse(raw ?? 'null'));
+}
+
+async function confirmed(text: string) {
+  const plan = await planOf(s, text);
+  const res = await s.click(OPS, plan.ts);
+  expect(res.status).toBe(200);
+  const queued = await waitForState(s, plan.ts, /job `(j-[a-z0-9]+)`/);
+  const jobId = /job `(j-[a-z0-9]+)`/.exec(queued)?.[1] ?? '';
+  return { ...plan, jobId };
+}
+
+describe('one owner of the job message', () => {
+  it('the job-state record is what Slack shows, from plan to result; progress holds steps and Hosts only', async () => {
+    const plan = await planOf(s, 'test change own1');
+    const q = s.runtimes[0]!.queue;
+    const planJob = await until(async () =>
+      (await q.getJobs(['completed'], 0, 100)).find((j) => j.data.text === 'test change own1'),
+    );
+    expect(planJob.id).toMatch(/^p-/);
+    const recordId = planJob.id ?? '';
+    const awaiting = await recordOf(recordId);
+    expect(awaiting.state).toBe('awaiting-confirmation');
+    expect(awaiting.messageTs).toBe(plan.ts);
+    expect(awaiting.confirmId).toBe(plan.confirmId);
+
+    await s.click(OPS, plan.ts);
+    await waitForState(s, plan.ts, /— completed/);
+    const done = await until(async () => {
+      const r = await recordOf(recordId);
+      return r.state === 'completed' ? r : undefined;
+    });
+    expect(done.confirmedBy).toBe(ADMIN);
+    expect(done.result?.summary.mrkdwn).toBe('changed (a,b,c) with SHA256:pin-own1');
+    expect(done.steps?.map((x) => x.state)).toEqual(['done', 'done', 'done']);
+    // what Slack shows now is the record, rendered by the one renderer
+    const shown = s.double.store.findMessage(OPS, plan.ts);
+    const rendered = renderJob(done);
+    expect(shown?.text).toBe(rendered.text);
+    expect(shown?.blocks).toEqual(rendered.blocks);
+    // the run job's progress is the step and Host tables, nothing else
+    const runJob = await s.runtimes[0]!.queue.getJob(done.jobId ?? '');
+    expect(Object.keys(runJob?.progress ?? {}).sort()).toEqual(['hosts', 'steps']);
+    const progress = jobProgressSchema.parse(runJob?.progress);
+    expect(progress.steps.map((x) => x.id)).toEqual(['a', 'b', 'c']);
+    expect(progress.hosts['own1']?.state).toBe('ok');
+    // one message for the whole story: plan, queued, running and result were edits of it
+    expect(
+      s.double.messages(OPS).filter((m) => m.text.startsWith('/flexvdi test change own1 ')),
+    ).toHaveLength(1);
+  });
+});
+
+describe('what is read back from Redis is parsed again', () => {
+  it('a step checkpoint that no longer matches its schema is not trusted: the step runs again', async () => {
+    const job = await confirmed('test change ck1 --fail-step c --fail-code test.boom --fail-times 1');
+    await waitForState(s, job.ts, /— failed/);
+    const q = s.runtimes[0]!.queue;
+    await until(async () => (await q.getJob(job.jobId))?.isFailed(), 10_000, 'BullMQ state failed');
+    expect(await traceOf(s, job.jobId)).toEqual(['a:start', 'a:done', 'b:start', 'b:done', 'c:start']);
+    // b's saved result is damaged (another version, a hand edit): it must not be used as b's result
+    await s.redis.hset(keys(s.prefix).checkpoints(job.jobId), 'step:b', JSON.stringify({ step: 'zz' }));
+    await s.send(`retry ${job.jobId}`);
+    await waitForState(s, job.ts, /— completed/);
+    expect(await traceOf(s, job.jobId)).toEqual([
+      'a:start',
+      'a:done',
+      'b:start',
+      'b:done',
+      'c:start',
+      'b:start',
+      'b:done',
+      'c:start',
+      'c:done',
+    ]);
+  });
+
+  it('job data that no longer fits the command fails at once as job.invalid_data, and is not retried', async () => {
+    const q = s.runtimes[0]!.queue;
+    const jobId = 'j-staledata01';
+    await q.add(
+      'test change',
+      {
+        phase: 'run',
+        text: 'test change stale',
+        args: { host: 'NOT A HOST!' },
+        requester: ADMIN,
+        isAdmin: true,
+        channel: OPS,
+      },
+      jobOptions(jobId, { attempts: 3, backoffMs: 50 }, 'run'),
+    );
+    const failed = await until(async () =>
+      (await q.getJob(jobId))?.failedReason ? q.getJob(jobId) : undefined,
+    );
+    expect(failed?.failedReason).toMatch(/^job\.invalid_data: /);
+    expect(failed?.attemptsMade).toBe(1);
+    const msg = await s.waitForMessage(/test change stale — failed/);
+    expect(msg.text).toContain('failed');
+    expect(JSON.stringify(msg.blocks)).toContain('no longer match the command');
+    expect((await s.trace()).some((t) => t.startsWith(`${jobId}:`))).toBe(false);
+  });
+
+  it('a job naming a command this worker does not have fails as job.unknown_command, and is not retried', async () => {
+    const q = s.runtimes[0]!.queue;
+    const jobId = 'j-unknowncmd1';
+    await q.add(
+      'gone command',
+      { phase: 'run', text: 'gone command', args: {}, requester: ADMIN, isAdmin: true, channel: OPS },
+      jobOptions(jobId, { attempts: 3, backoffMs: 50 }, 'run'),
+    );
+    const failed = await until(async () =>
+      (await q.getJob(jobId))?.failedReason ? q.getJob(jobId) : undefined,
+    );
+    expect(failed?.failedReason).toMatch(/^job\.unknown_command: /);
+    expect(failed?.attemptsMade).toBe(1);
+    const msg = await s.waitForMessage(/gone command — failed/);
+    expect(JSON.stringify(msg.blocks)).toContain('is not installed on this worker');
+  });
+});
