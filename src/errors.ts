@@ -37,7 +37,6 @@ export const ErrorCode = {
   inventoryUnknownHost: 'inventory.unknown_host',
   slackApi: 'slack.api_error',
   slackCannotPost: 'slack.cannot_post',
-  stepResultInvalid: 'step.invalid_result',
   internal: 'internal.error',
 } as const;
 

@@ -5,7 +5,7 @@
  */
 import type { BlockAction, ButtonAction, RespondFn } from '@slack/bolt';
 import { planButtons } from '../core/plugin.js';
-import { md } from '../core/text.js';
+import { md, mention } from '../core/text.js';
 import { asAppError } from '../errors.js';
 import type { ClaimResult, Pending } from '../jobs/confirmations.js';
 import type { JobRecord } from '../jobs/job-state.js';
@@ -139,14 +139,14 @@ export async function handleButton(
   if (outcome === 'cancelled') {
     await showPlanState(ctx, p, {
       state: 'cancelled',
-      note: md`Cancelled by <@${user}> before anything ran.`,
+      note: md`Cancelled by ${mention(user)} before anything ran.`,
     });
     await ctx.audit.record({ user, command: p.text, channel: p.channel, outcome: 'cancelled' });
     return;
   }
-  // The "queued" edit goes first and is awaited, so it can never land after the worker's own edits.
-  await showPlanState(ctx, p, { state: 'queued', jobId, confirmedBy: user });
   try {
+    // The "queued" state goes first and is awaited, so it can never land after the worker's own edits.
+    await showPlanState(ctx, p, { state: 'queued', jobId, confirmedBy: user });
     await enqueue(
       ctx.queue,
       p.command,
@@ -170,7 +170,7 @@ export async function handleButton(
       { err: asAppError(err).message, confirmId },
       'enqueue after confirmation failed; confirmation restored',
     );
-    await ctx.confirmations.restore(p);
+    await ctx.confirmations.restore(p).catch(() => {});
     await showPlanState(ctx, p, {
       state: 'awaiting-confirmation',
       plan: p.plan,
@@ -178,7 +178,7 @@ export async function handleButton(
       expiresAt: p.expiresAt,
       extraButtons: planButtons(p.plan),
       note: md`The job queue was unavailable; nothing was started. Click Confirm again.`,
-    });
+    }).catch(() => {});
     await say(
       'The job queue is unavailable right now (Redis?). Nothing was started; the plan is still valid, click Confirm again in a minute.',
     );

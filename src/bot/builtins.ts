@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { parseArgs } from '../core/args.js';
 import type { Access, CommandInfo, Schema } from '../core/plugin.js';
 import type { BuiltinId } from '../core/registry.js';
+import { joinMd, type Md, md, mention } from '../core/text.js';
 import { AppError, ErrorCode, type Result } from '../errors.js';
 import { CancelBoard } from '../jobs/cancel.js';
 import { jobProgressSchema } from '../jobs/job-state.js';
@@ -98,15 +99,16 @@ const dataOf = (job: Job): JobEnvelopeParsed | undefined => {
   return d.success ? d.data : undefined;
 };
 
-const clean = (s: string) => s.replace(/[`<>&]/g, '');
-
-async function describe(job: Job): Promise<string> {
+/** One line per job; everything in it that came from Redis or a user is escaped (md). */
+async function describe(job: Job): Promise<Md> {
   const state = await job.getState();
   const data = dataOf(job);
   const reason = job.failedReason?.startsWith('job.cancelled') ? 'cancelled' : state;
-  const what = data ? `\`/flexvdi ${clean(data.text)}\` by <@${data.requester}>` : '(unreadable job data)';
-  return `\`${job.id}\` ${reason.padEnd(9)} ${what}, ${age(job.timestamp)}`;
+  const what = data ? md`\`/flexvdi ${data.text}\` by ${mention(data.requester)}` : md`(unreadable job data)`;
+  return md`\`${job.id ?? ''}\` ${reason.padEnd(9)} ${what}, ${age(job.timestamp)}`;
 }
+
+const lines = (parts: readonly Md[]): string => joinMd(parts, md`\n`).mrkdwn;
 
 async function findJob(ctx: BotContext, id: string): Promise<Job | string> {
   const job = await ctx.queue.getJob(id);
@@ -145,7 +147,7 @@ export const BUILTINS: readonly Builtin[] = [
         .sort((a, b) => b.timestamp - a.timestamp)
         .slice(0, 15);
       if (!runs.length) return 'No jobs yet.';
-      return ['*Recent jobs*', ...(await Promise.all(runs.map(describe)))].join('\n');
+      return lines([md`*Recent jobs*`, ...(await Promise.all(runs.map(describe)))]);
     },
   }),
   defineBuiltin({
@@ -160,25 +162,23 @@ export const BUILTINS: readonly Builtin[] = [
       if (typeof job === 'string') return job;
       const progress = jobProgressSchema.safeParse(job.progress);
       const view = progress.success ? progress.data : { steps: [], hosts: {} };
-      const steps = view.steps.map((s) => `  ${STEP_MARK[s.state] ?? '◻️'} ${s.title}`);
+      const steps = view.steps.map((s) => md`  ${STEP_MARK[s.state] ?? '◻️'} ${s.title}`);
       const hosts = Object.entries(view.hosts).map(
-        ([n, h]) => `  ${clean(n)}: ${h.state}${h.detail ? ` — ${clean(h.detail)}` : ''}`,
+        ([n, h]) => md`  ${n}: ${h.state}${h.detail ? md` — ${h.detail}` : ''}`,
       );
       const ret = returnSchema.safeParse(job.returnvalue);
       const end = job.failedReason
-        ? `Failed: ${clean(job.failedReason)}`
+        ? [md`Failed: ${job.failedReason}`]
         : ret.success
-          ? `Result: ${ret.data.summary}`
-          : '';
-      return [
+          ? [md`Result: ${ret.data.summary}`]
+          : [];
+      return lines([
         await describe(job),
-        `attempts: ${job.attemptsMade}/${job.opts.attempts ?? 1}`,
+        md`attempts: ${job.attemptsMade}/${job.opts.attempts ?? 1}`,
         ...steps,
         ...hosts,
-        end,
-      ]
-        .filter(Boolean)
-        .join('\n');
+        ...end,
+      ]);
     },
   }),
   defineBuiltin({
@@ -195,7 +195,7 @@ export const BUILTINS: readonly Builtin[] = [
       const requester = data?.requester ?? '';
       if (requester !== user && !isAdmin(ctx.config, user)) {
         await ctx.audit.record({ user, command: `cancel ${a.id}`, channel, outcome: 'refused', jobId: a.id });
-        return `Only <@${requester}> or an admin can cancel \`${job.id}\`.`;
+        return md`Only ${mention(requester)} or an admin can cancel \`${a.id}\`.`.mrkdwn;
       }
       const state = await job.getState();
       if (state === 'completed' || state === 'failed')
@@ -242,13 +242,13 @@ export const BUILTINS: readonly Builtin[] = [
     answer: async ({ ctx }, a) => {
       const rows = await ctx.audit.recent(a.count);
       if (!rows.length) return 'The audit trail is empty.';
-      return [
-        '*Audit trail* (newest first)',
+      return lines([
+        md`*Audit trail* (newest first)`,
         ...rows.map(
           (r) =>
-            `${r.at} <@${clean(r.user)}> ${r.outcome} \`${clean(r.command)}\`${r.jobId ? ` job \`${clean(r.jobId)}\`` : ''}${r.detail ? ` — ${clean(r.detail)}` : ''}`,
+            md`${r.at} ${mention(r.user)} ${r.outcome} \`${r.command}\`${r.jobId ? md` job \`${r.jobId}\`` : ''}${r.detail ? md` — ${r.detail}` : ''}`,
         ),
-      ].join('\n');
+      ]);
     },
   }),
 ];

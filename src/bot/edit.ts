@@ -17,7 +17,7 @@ import type {
 import type { WebClient } from '@slack/web-api';
 import { z } from 'zod';
 import type { CommandInfo, EditField, PlanEdit } from '../core/plugin.js';
-import { md } from '../core/text.js';
+import { md, mention } from '../core/text.js';
 import { asAppError } from '../errors.js';
 import type { Pending } from '../jobs/confirmations.js';
 import { deterministicId, enqueue, jobEnvelopeSchema } from '../jobs/queue.js';
@@ -126,7 +126,8 @@ export async function handleEditSubmission(
   const problem = (text: string) => ack({ response_action: 'errors', errors: { [firstBlock]: text } });
   let confirmId = '';
   try {
-    confirmId = String((JSON.parse(view.private_metadata) as { confirmId?: unknown }).confirmId ?? '');
+    const meta = z.object({ confirmId: z.string() }).safeParse(JSON.parse(view.private_metadata));
+    confirmId = meta.success ? meta.data.confirmId : '';
   } catch {
     // an unknown confirmation is answered below
   }
@@ -181,7 +182,7 @@ export async function handleEditSubmission(
   await ack();
   await showPlanState(ctx, pending, {
     state: 'cancelled',
-    note: md`Replaced by an edited plan (by <@${user}>); see the new plan message. Nothing was run.`,
+    note: md`Replaced by an edited plan (by ${mention(user)}); see the new plan message. Nothing was run.`,
   });
   await ctx.audit.record({
     user,

@@ -12,18 +12,27 @@
  */
 import { z } from 'zod';
 
+let make: (mrkdwn: string) => Md;
+
 export class Md {
-  /** Use `md`, `text` or `joinMd`; the constructor is for this module. */
   private constructor(readonly mrkdwn: string) {}
+  static {
+    // The one way in, private to this module: every caller below has escaped what it did not write.
+    make = (mrkdwn) => new Md(mrkdwn);
+  }
   toString(): string {
     return this.mrkdwn;
   }
   toJSON(): string {
     return this.mrkdwn;
   }
-  /** @internal The one way in: callers have escaped every part they did not write. */
-  static of(mrkdwn: string): Md {
-    return new Md(mrkdwn);
+  /** The text a reader sees, without markup escapes: for logs, the audit trail, a code block. */
+  plain(): string {
+    return this.mrkdwn
+      .replace(/\u200b/g, '')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
   }
 }
 
@@ -77,24 +86,36 @@ export function md(strings: TemplateStringsArray, ...values: readonly MdValue[])
   values.forEach((v, i) => {
     out += piece(v, insideCode(out)) + (strings[i + 1] ?? '');
   });
-  return Md.of(out);
+  return make(out);
 }
 
 /** Foreign text, escaped, as Md. */
-export const text = (s: string): Md => Md.of(escapeMd(s));
+export const text = (s: string): Md => make(escapeMd(s));
 
-/** Prose we wrote with foreign values inside (an AppError's user message): only pings and links escaped. */
-export const prose = (s: string): Md => Md.of(escapeEntities(s));
+/**
+ * Prose we wrote with foreign values inside (an AppError's user message): pings and links escaped, our own
+ * backticks kept; an unpaired backtick (from a value) is replaced so it cannot open a code span that would
+ * swallow what follows.
+ */
+export function prose(s: string): Md {
+  const escaped = escapeEntities(s);
+  const ticks = escaped.match(/`/g)?.length ?? 0;
+  return make(ticks % 2 === 0 ? escaped : escaped.replace(/`(?=[^`]*$)/, '\u02cb'));
+}
+
+/** A Slack user id as a mention; anything else that claims to be one is shown as text. */
+export const mention = (id: string): Md => (/^[UW][A-Z0-9]{2,20}$/.test(id) ? make(`<@${id}>`) : text(id));
 
 /** Joins Md values with a separator. */
 export function joinMd(parts: readonly Md[], sep: Md | string = ', '): Md {
-  return Md.of(parts.map((p) => p.mrkdwn).join(sep instanceof Md ? sep.mrkdwn : escapeMd(sep)));
+  return make(parts.map((p) => p.mrkdwn).join(sep instanceof Md ? sep.mrkdwn : escapeMd(sep)));
 }
 
 /**
- * Md in our own records (a confirmation, the job-state record), validated when read back: it was escaped
- * when it was made, in this process or another, and only our code writes those keys.
+ * Md in our own records (a confirmation, the job-state record, a step's checkpoint), validated when read
+ * back: it was escaped when it was made, in this process or another, and only our code writes those keys.
+ * Never parse foreign data with it: that is what `text` is for.
  */
 export const mdSchema = z
   .union([z.string(), z.custom<Md>((v) => v instanceof Md)])
-  .transform((s) => (s instanceof Md ? s : Md.of(s)));
+  .transform((s) => (s instanceof Md ? s : make(s)));

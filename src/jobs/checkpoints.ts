@@ -5,8 +5,8 @@
  * everything read back from Redis is.
  */
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import type { Schema, SubCheckpoints } from '../core/plugin.js';
-import { AppError, ErrorCode } from '../errors.js';
 
 const TTL_S = 30 * 86_400;
 
@@ -14,6 +14,7 @@ export class Checkpoints implements SubCheckpoints {
   constructor(
     private readonly redis: Redis,
     private readonly key: string,
+    private readonly log: Logger,
   ) {}
 
   /** Saved step results by step id (raw JSON; the caller validates each with its step's schema). */
@@ -39,10 +40,14 @@ export class Checkpoints implements SubCheckpoints {
     const v = await this.redis.hget(this.key, `sub:${key}`);
     if (v === null) return undefined;
     const parsed = schema.safeParse(parseJson(v));
-    if (!parsed.success)
-      throw new AppError(ErrorCode.jobInvalidData, `checkpoint ${key} does not match its schema`, {
-        userMessage: `A saved checkpoint of this job (${key}) is not readable any more; run the command again.`,
-      });
+    // Not trusted, so not there: the (idempotent) work it stood for is done again.
+    if (!parsed.success) {
+      this.log.warn(
+        { checkpoint: key, err: parsed.error.issues[0]?.message },
+        'checkpoint does not validate; ignored',
+      );
+      return undefined;
+    }
     return parsed.data;
   }
 

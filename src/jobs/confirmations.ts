@@ -50,6 +50,15 @@ function parseJson(v: string): unknown {
   }
 }
 
+// KEYS: pending, used marker, meta. Refuses once claimed; keeps the first pending record of a plan job.
+const CREATE = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'used', ''} end
+local v = redis.call('GET', KEYS[1])
+if v then return {'existing', v} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
+return {'created', ''}`;
+
 const CLAIM = `
 local v = redis.call('GET', KEYS[1])
 if v then
@@ -69,20 +78,43 @@ export class Confirmations {
   ) {}
 
   /** Stores a pending confirmation once (a re-run of the same plan job keeps the first). */
-  async create(input: NewPending): Promise<Pending> {
+  /**
+   * Stores a pending confirmation once. A re-run of the same plan job (stalled) gets the first one back
+   * (`existing`), and one whose plan was already claimed — confirmed, cancelled or edited — gets `used`:
+   * nothing is stored, so no second Confirm button can appear for a plan that was acted on.
+   */
+  async create(
+    input: NewPending,
+  ): Promise<{ kind: 'created' | 'existing'; pending: Pending } | { kind: 'used' }> {
     const p = pendingSchema.parse(JSON.parse(JSON.stringify(input)));
     const ttl = Math.max(1, p.expiresAt - Date.now());
-    const ok = await this.redis.set(this.key(p.confirmId), JSON.stringify(p), 'PX', ttl, 'NX');
     const meta = JSON.stringify({
       expiresAt: p.expiresAt,
       text: p.text,
       requester: p.requester,
       recordId: p.recordId,
     });
-    await this.redis.set(this.usedKey(`${p.confirmId}:meta`), meta, 'EX', 7 * 86_400);
-    if (ok === 'OK') return p;
-    const existing = await this.peek(p.confirmId);
-    return existing ?? p;
+    const reply = await this.redis.eval(
+      CREATE,
+      3,
+      this.key(p.confirmId),
+      this.usedKey(p.confirmId),
+      this.usedKey(`${p.confirmId}:meta`),
+      JSON.stringify(p),
+      String(ttl),
+      meta,
+      String(7 * 86_400),
+    );
+    const [kind, value] = z.tuple([z.string(), z.string()]).parse(reply);
+    if (kind === 'used') return { kind: 'used' };
+    if (kind === 'created') return { kind: 'created', pending: p };
+    const existing = pendingSchema.safeParse(parseJson(value));
+    return existing.success ? { kind: 'existing', pending: existing.data } : { kind: 'created', pending: p };
+  }
+
+  /** Whether the confirmation was already claimed (confirmed, cancelled or edited). */
+  async isUsed(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.usedKey(id))) === 1;
   }
 
   async peek(id: string): Promise<Pending | undefined> {

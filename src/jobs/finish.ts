@@ -4,8 +4,8 @@
  * goes through here.
  */
 import { UnrecoverableError } from 'bullmq';
-import type { CommandResult, Plan } from '../core/plugin.js';
-import { md, prose } from '../core/text.js';
+import type { CommandResult, StoredPlan } from '../core/plugin.js';
+import { md, mention, prose } from '../core/text.js';
 import { type AppError, ErrorCode } from '../errors.js';
 import type { AuditOutcome } from './audit.js';
 import type { Engine, JobRun } from './engine.js';
@@ -25,19 +25,21 @@ async function audit(e: Engine, r: JobRun, outcome: AuditOutcome, detail?: strin
   });
 }
 
+/** `audited` false: a re-run showing a plan stored by an earlier attempt (already in the audit trail). */
 export async function finishPlanned(
   e: Engine,
   r: JobRun,
-  plan: Plan,
+  plan: StoredPlan,
   patch: Partial<JobRecord>,
+  audited = true,
 ): Promise<void> {
   if (plan.refused || plan.noop) {
     await r.reporter.final({ state: plan.refused ? 'refused' : 'noop', plan });
-    await audit(e, r, plan.refused ? 'refused' : 'noop', (plan.refused ?? plan.summary).mrkdwn);
+    await audit(e, r, plan.refused ? 'refused' : 'noop', (plan.refused ?? plan.summary).plain());
     return;
   }
   await r.reporter.final({ state: 'awaiting-confirmation', plan, ...patch });
-  await audit(e, r, 'planned');
+  if (audited) await audit(e, r, 'planned');
 }
 
 export async function finishRun(e: Engine, r: JobRun, result: CommandResult): Promise<{ summary: string }> {
@@ -53,10 +55,10 @@ export async function finishRun(e: Engine, r: JobRun, result: CommandResult): Pr
       `Result of /flexvdi ${r.data.text.replace(/[`*_~<>&]/g, '')}`,
     );
   }
-  await audit(e, r, outcome, result.summary.mrkdwn);
+  await audit(e, r, outcome, result.summary.plain());
   e.metrics.jobsFinished.inc({ command: r.job.name, outcome });
-  if (outcome === 'failed') throw new UnrecoverableError(`job.partial_failure: ${result.summary.mrkdwn}`);
-  return { summary: result.summary.mrkdwn };
+  if (outcome === 'failed') throw new UnrecoverableError(`job.partial_failure: ${result.summary.plain()}`);
+  return { summary: result.summary.plain() };
 }
 
 export async function finishFailed(e: Engine, r: JobRun, err: AppError): Promise<never> {
@@ -73,13 +75,14 @@ export async function finishFailed(e: Engine, r: JobRun, err: AppError): Promise
   throw new UnrecoverableError(`${err.code}: ${err.userMessage}`);
 }
 
-export async function finishCancelled(e: Engine, r: JobRun, by: string): Promise<never> {
+/** `by`: who asked (the cancel flag), or null when the flag is gone (expired): then nobody is named. */
+export async function finishCancelled(e: Engine, r: JobRun, by: string | null): Promise<never> {
   r.log.info({ by }, 'job cancelled');
   await r.reporter.final({
     state: 'cancelled',
-    note: md`Cancelled by <@${by}>. Steps already finished stay done; nothing else was started.`,
+    note: md`Cancelled${by ? md` by ${mention(by)}` : ''}. Steps already finished stay done; nothing else was started.`,
   });
-  await audit(e, r, 'cancelled', undefined, by);
+  await audit(e, r, 'cancelled', undefined, by ?? r.data.requester);
   e.metrics.jobsFinished.inc({ command: r.job.name, outcome: 'cancelled' });
   throw new UnrecoverableError(`${ErrorCode.jobCancelled}: cancelled by ${by}`);
 }

@@ -16,6 +16,7 @@ import { type JobRecord, jobRecordSchema } from './job-state.js';
 import type { Keys } from './keys.js';
 
 const RECORD_TTL_S = 30 * 86_400;
+const FORGET_AFTER_MS = 60_000;
 
 /** Slack's answers that mean the bot cannot post in the channel at all (retrying will not help). */
 const CANNOT_POST = /not_in_channel|channel_not_found|is_archived/;
@@ -34,7 +35,13 @@ export class JobMessages {
   private readonly updater: MessageUpdater;
   private readonly posting = new Map<string, Promise<string>>();
   private readonly postTimers = new Map<string, NodeJS.Timeout>();
+  /** The newest record of a message being posted (the post sends it, and edits in what came meanwhile). */
   private readonly latest = new Map<string, JobRecord>();
+  /** Message ts this process learnt by posting, until the record's writer has seen it (a final save). */
+  private readonly known = new Map<string, string>();
+  /** Records whose channel refused the post (not_in_channel…): never posted again by this process. */
+  private readonly undeliverable = new Set<string>();
+  private readonly forgetting = new Set<string>();
 
   constructor(private readonly d: JobMessagesDeps) {
     this.updater = new MessageUpdater({
@@ -66,24 +73,30 @@ export class JobMessages {
   /**
    * Writes the record and shows it. `urgent` (a state change a person waits for) posts or edits now and
    * resolves when Slack has it; otherwise the edit is coalesced. Returns the record as saved (with its
-   * message ts once posted).
+   * message ts once posted). A message the channel refuses is reported once (response_url) and then only
+   * the record is kept: the job's outcome does not depend on Slack.
    */
   async save(record: JobRecord, opts: { urgent: boolean; responseUrl?: string }): Promise<JobRecord> {
-    const r: JobRecord = { ...record, updatedAt: Date.now() };
-    this.latest.set(r.recordId, r);
+    const id = record.recordId;
+    const ts = record.messageTs ?? this.known.get(id);
+    const r: JobRecord = { ...record, ...(ts ? { messageTs: ts } : {}), updatedAt: Date.now() };
+    // After a state change its writer has the ts (returned below), so this process may forget it soon.
+    if (opts.urgent) this.forgetLater(id);
     await this.write(r);
+    if (this.undeliverable.has(id)) return r;
     if (r.messageTs) {
       await this.updater.update(r.channel, r.messageTs, renderJob(r), opts.urgent);
       return r;
     }
+    this.latest.set(id, r);
     if (!opts.urgent) {
       // First progress of a job: post after a short wait, so a job that ends within it costs one call.
-      if (!this.postTimers.has(r.recordId) && !this.posting.has(r.recordId)) {
+      if (!this.postTimers.has(id) && !this.posting.has(id)) {
         this.postTimers.set(
-          r.recordId,
+          id,
           setTimeout(() => {
-            this.postTimers.delete(r.recordId);
-            this.ensurePosted(r.recordId, opts.responseUrl).catch((err: Error) =>
+            this.postTimers.delete(id);
+            this.ensurePosted(id, opts.responseUrl).catch((err: Error) =>
               this.d.log.warn({ err: err.message }, 'could not post the job message'),
             );
           }, this.d.postDebounceMs ?? 300),
@@ -91,8 +104,8 @@ export class JobMessages {
       }
       return r;
     }
-    const ts = await this.ensurePosted(r.recordId, opts.responseUrl);
-    return { ...r, messageTs: ts };
+    const posted = await this.ensurePosted(id, opts.responseUrl);
+    return { ...r, messageTs: posted };
   }
 
   /** The message's ts, posting it now (from the newest record) if it does not exist yet. */
@@ -100,9 +113,14 @@ export class JobMessages {
     const timer = this.postTimers.get(recordId);
     if (timer) clearTimeout(timer);
     this.postTimers.delete(recordId);
+    const known = this.known.get(recordId);
+    if (known) return known;
     const running = this.posting.get(recordId);
     if (running) return running;
-    const p = this.post(recordId, responseUrl).finally(() => this.posting.delete(recordId));
+    const p = this.post(recordId, responseUrl).finally(() => {
+      this.posting.delete(recordId);
+      this.latest.delete(recordId);
+    });
     this.posting.set(recordId, p);
     return p;
   }
@@ -130,22 +148,35 @@ export class JobMessages {
       const slackError = slackErrorOf(err);
       this.d.log.warn({ err: slackError, channel: current.channel }, 'could not post the job message');
       if (CANNOT_POST.test(slackError)) {
-        if (responseUrl) await this.tellThroughResponseUrl(responseUrl, current, slackError);
+        this.undeliverable.add(recordId);
+        this.forgetLater(recordId);
+        if (responseUrl) await this.tellOnce(responseUrl, current, slackError);
         throw new AppError(ErrorCode.slackCannotPost, `chat.postMessage: ${slackError}`, {
           userMessage: `The bot cannot post in this channel (${slackError}). Invite it with \`/invite @flexvdi\` and try again.`,
         });
       }
       throw new AppError(ErrorCode.slackApi, `chat.postMessage: ${slackError}`, { cause: err });
     }
+    this.known.set(recordId, ts);
     // The newest state may have moved on while posting: store the ts in it and edit if it differs.
-    const newest = this.latest.get(recordId) ?? current;
-    const saved: JobRecord = { ...newest, messageTs: ts };
-    this.latest.set(recordId, saved);
+    const saved: JobRecord = { ...(this.latest.get(recordId) ?? current), messageTs: ts };
     await this.write(saved);
     const now = renderJob(saved);
     if (now.text !== first.text || JSON.stringify(now.blocks) !== JSON.stringify(first.blocks))
       await this.updater.update(saved.channel, ts, now, true);
     return ts;
+  }
+
+  /** Drops what this process remembers of a record once its writer is done with it (bounded memory). */
+  private forgetLater(recordId: string): void {
+    if (this.forgetting.has(recordId)) return;
+    this.forgetting.add(recordId);
+    setTimeout(() => {
+      this.forgetting.delete(recordId);
+      if (this.posting.has(recordId) || this.postTimers.has(recordId)) return this.forgetLater(recordId);
+      this.known.delete(recordId);
+      this.undeliverable.delete(recordId);
+    }, FORGET_AFTER_MS).unref();
   }
 
   /** Posts in the message's thread once per `key` (a re-run of the job does not post it again). */
@@ -184,7 +215,12 @@ export class JobMessages {
     await this.d.redis.set(this.d.keys.jobRecord(r.recordId), JSON.stringify(r), 'EX', RECORD_TTL_S);
   }
 
-  private async tellThroughResponseUrl(url: string, r: JobRecord, slackError: string): Promise<void> {
+  /** Tells the requester once per record (a Redis marker: retries and other workers do not repeat it). */
+  private async tellOnce(url: string, r: JobRecord, slackError: string): Promise<void> {
+    const first = await this.d.redis
+      .set(this.d.keys.posted(`${r.recordId}:cannot-post`), '1', 'EX', RECORD_TTL_S, 'NX')
+      .catch(() => 'OK');
+    if (first !== 'OK') return;
     await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -12,14 +12,20 @@ import { finishPlanned } from './finish.js';
 import { deterministicId } from './queue.js';
 
 export async function planPhase(e: Engine, r: JobRun, cmd: BoundCommand) {
+  const confirmId = deterministicId('j', r.jobId).replace(/^j-/, 'c');
+  // A re-run of this plan job (stalled worker) after someone acted on the plan must not bring it back.
+  if (await e.confirmations.isUsed(confirmId)) {
+    r.log.info({ confirmId }, 'plan already acted on; nothing to do');
+    return { planned: true, confirmId };
+  }
   const plan = await cmd.plan(planEnv(e, r));
   if (plan.refused || plan.noop) {
     await finishPlanned(e, r, plan, {});
-    return { planned: false, refused: plan.refused?.mrkdwn ?? null };
+    return { planned: false, refused: plan.refused?.plain() ?? null };
   }
   const ttl = e.tuning.confirmTtlMs ?? e.config.inventory.jobs.confirmTtlSeconds * 1000;
-  const pending = await e.confirmations.create({
-    confirmId: deterministicId('j', r.jobId).replace(/^j-/, 'c'),
+  const created = await e.confirmations.create({
+    confirmId,
     recordId: r.reporter.record.recordId,
     command: cmd.info.id,
     text: r.data.text,
@@ -32,11 +38,19 @@ export async function planPhase(e: Engine, r: JobRun, cmd: BoundCommand) {
     createdAt: Date.now(),
     expiresAt: Date.now() + ttl,
   });
-  await finishPlanned(e, r, plan, {
-    confirmId: pending.confirmId,
-    expiresAt: pending.expiresAt,
-    extraButtons: planButtons(plan),
-  });
-  r.log.info({ confirmId: pending.confirmId }, 'plan posted, awaiting confirmation');
-  return { planned: true, confirmId: pending.confirmId };
+  if (created.kind === 'used') {
+    r.log.info({ confirmId }, 'plan acted on while planning again; nothing to do');
+    return { planned: true, confirmId };
+  }
+  // A re-run shows the plan that Confirm will run: the first one stored, not this attempt's.
+  const pending = created.pending;
+  await finishPlanned(
+    e,
+    r,
+    pending.plan,
+    { confirmId, expiresAt: pending.expiresAt, extraButtons: planButtons(pending.plan) },
+    created.kind === 'created',
+  );
+  r.log.info({ confirmId }, 'plan posted, awaiting confirmation');
+  return { planned: true, confirmId };
 }

@@ -57,14 +57,14 @@ export async function processJob(e: Engine, job: FlexJob, token: string | undefi
       attemptsMade: job.attemptsMade,
       attempts: job.opts.attempts ?? 1,
     });
-    if (verdict.kind === 'cancelled')
-      return await finishCancelled(e, r, (await e.cancels.isRequested(jobId)) ?? 'someone');
+    if (verdict.kind === 'cancelled') return await finishCancelled(e, r, await e.cancels.isRequested(jobId));
     if (verdict.kind === 'retry') {
       await reportRetrying(r, verdict.error, job.opts.attempts ?? 1);
       throw verdict.error;
     }
     return await finishFailed(e, r, verdict.error);
   } finally {
+    r.reporter.close();
     e.cancels.untrack(jobId);
   }
 }
@@ -81,17 +81,10 @@ async function initialRecord(e: Engine, jobId: string, data: JobEnvelopeParsed):
     state: data.phase === 'plan' ? 'planning' : 'running',
     updatedAt: 0,
   };
-  if (data.phase === 'plan') return { ...base, state: 'planning' };
-  const {
-    plan: _plan,
-    confirmId: _c,
-    expiresAt: _x,
-    extraButtons: _b,
-    error: _e,
-    result: _r,
-    note: _n,
-    ...rest
-  } = base;
+  // What an earlier attempt said (its error, result, "retrying" note) is not this attempt's story.
+  const { error: _e, result: _r, note: _n, current: _cur, ...kept } = base;
+  if (data.phase === 'plan') return { ...kept, state: 'planning' };
+  const { plan: _plan, confirmId: _c, expiresAt: _x, extraButtons: _b, ...rest } = kept;
   return {
     ...rest,
     state: 'running',

@@ -23,6 +23,7 @@ export class JobReporter implements ProgressReporter {
   private lastSaved = 0;
   private saving: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private readonly d: ReporterDeps,
@@ -35,6 +36,7 @@ export class JobReporter implements ProgressReporter {
 
   /** Changes what the job shows; coalesced (a progress update: at most one record write per 250 ms). */
   set(patch: Partial<JobRecord>): void {
+    if (this.closed) return;
     this.rec = { ...this.rec, ...patch };
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
@@ -44,12 +46,30 @@ export class JobReporter implements ProgressReporter {
     }, PROGRESS_COALESCE_MS);
   }
 
-  /** A state change: saved and shown, awaited. Clears the status line. */
+  /**
+   * A state change: saved and shown, awaited. Clears the status line. What the job did does not depend on
+   * Slack: a message that cannot be shown (the channel refuses the bot, Slack is down) is logged, and the
+   * record in Redis still holds the state.
+   */
   async final(patch: Partial<JobRecord>): Promise<JobRecord> {
     const { current: _drop, ...rest } = { ...this.rec, ...patch };
     this.rec = rest;
-    await this.push(true);
+    try {
+      await this.push(true);
+    } catch (err) {
+      this.d.log.warn(
+        { err: err instanceof Error ? err.message : String(err), state: this.rec.state },
+        'job state not shown in Slack',
+      );
+    }
     return this.rec;
+  }
+
+  /** The job is over (this attempt): later progress from a step that is still unwinding is dropped. */
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /** The message's ts (posting it now if needed): for things that must point at it, e.g. a confirmation. */

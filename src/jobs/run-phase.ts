@@ -21,19 +21,28 @@ export async function runPhase(e: Engine, r: JobRun, run: BoundRun, resources: s
   const renew = held
     ? setInterval(
         () => {
-          held.renew().catch((err: unknown) => r.ctl.abort(asAppError(err)));
+          held.renew().catch((err: unknown) => {
+            const lost = asAppError(err);
+            // Only a lease another job took stops the steps; a Redis hiccup is retried at the next renewal
+            // (a lease that merely expired meanwhile is taken again if nobody else held it).
+            if (lost.code === ErrorCode.lockLost) r.ctl.abort(lost);
+            else r.log.warn({ err: lost.message }, 'could not renew the Host locks; trying again');
+          });
         },
         Math.max(500, e.config.inventory.jobs.lockTtlMs / 3),
       )
     : undefined;
   try {
-    const checkpoints = new Checkpoints(e.redis, e.keys.checkpoints(r.jobId));
+    const checkpoints = new Checkpoints(e.redis, e.keys.checkpoints(r.jobId), r.log);
     const results = await runSteps(e, r, run, checkpoints);
     const result = await run.result(runEnv(e, r, results));
     return await finishRun(e, r, result);
   } finally {
     if (renew) clearInterval(renew);
-    await held?.release();
+    // The outcome is decided; a release that fails only leaves leases that expire by themselves.
+    await held
+      ?.release()
+      .catch((err: unknown) => r.log.warn({ err: String(err) }, 'could not release the Host locks'));
   }
 }
 

@@ -93,8 +93,3 @@ export function fitBlocks(head: Block[], body: Block[], tail: Block[], overflowN
   const kept = body.slice(0, Math.max(0, room - 1));
   return [...head, ...kept, context(overflowNote.replace('{n}', String(body.length - kept.length))), ...tail];
 }
-
-/** Slack mrkdwn escaping for text we did not write (host output, user input). */
-export function escapeMrkdwn(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}

@@ -6,7 +6,7 @@
  * details, error messages — is escaped here.
  */
 import type { Section } from '../core/plugin.js';
-import { escapeEntities, escapeMd, type Md } from '../core/text.js';
+import { escapeEntities, escapeMd, type Md, md, mention } from '../core/text.js';
 import type { JobRecord, JobState, StepState } from '../jobs/job-state.js';
 import { actions, type Block, context, divider, fitBlocks, section, sectionsFor } from './blocks.js';
 
@@ -45,23 +45,22 @@ export function stateLabel(state: JobState): string {
   return LABEL[state] ?? state.replace('-', ' ');
 }
 
-const md = (m: Md): string => m.mrkdwn;
+const m = (x: Md): string => x.mrkdwn;
 const sectionBlocks = (sections: readonly Section[]): Block[] =>
-  sections.flatMap((s) => sectionsFor(s.lines.map(md), s.title ? { title: `*${md(s.title)}*` } : {}));
-
-/** Slack user ids are ours to render as mentions only when they look like one. */
-const mention = (id: string) => (/^[UW][A-Z0-9]{2,20}$/.test(id) ? `<@${id}>` : escapeMd(id));
+  sections.flatMap((s) => sectionsFor(s.lines.map(m), s.title ? { title: `*${m(s.title)}*` } : {}));
 
 export function renderJob(v: JobView): { text: string; blocks: Block[] } {
-  const command = escapeMd(v.text);
-  const title = `${ICON[v.state]} *\`/flexvdi ${command}\`* — ${stateLabel(v.state)}`;
+  // The command as typed stays copyable: inside a code span only what could end it or ping is escaped.
+  const command = md`\`/flexvdi ${v.text}\``;
+  // Not in bold: a `*` typed in the command must not pair with a bold marker around the code span.
+  const title = `${ICON[v.state]} ${m(command)} — ${stateLabel(v.state)}`;
   const head: Block[] = [
-    section(v.note ? `${title}\n${md(v.note)}` : title),
+    section(v.note ? `${title}\n${m(v.note)}` : title),
     context(
       [
-        `requested by ${mention(v.requester)}`,
-        v.jobId ? `job \`${escapeMd(v.jobId)}\`` : '',
-        v.confirmedBy ? `confirmed by ${mention(v.confirmedBy)}` : '',
+        m(md`requested by ${mention(v.requester)}`),
+        v.jobId ? m(md`job \`${v.jobId}\``) : '',
+        v.confirmedBy ? m(md`confirmed by ${mention(v.confirmedBy)}`) : '',
       ]
         .filter(Boolean)
         .join(' · '),
@@ -75,15 +74,15 @@ export function renderJob(v: JobView): { text: string; blocks: Block[] } {
       v.state === 'noop' ||
       v.state === 'expired')
   ) {
-    body.push(section(`*Plan:* ${md(v.plan.summary)}`));
-    if (v.plan.refused) body.push(section(`:no_entry: *Refused:* ${md(v.plan.refused)}`));
+    body.push(section(`*Plan:* ${m(v.plan.summary)}`));
+    if (v.plan.refused) body.push(section(`:no_entry: *Refused:* ${m(v.plan.refused)}`));
     body.push(...sectionBlocks(v.plan.sections));
-    if (v.plan.warnings.length) body.push(...sectionsFor(v.plan.warnings.map((w) => `:warning: ${md(w)}`)));
+    if (v.plan.warnings.length) body.push(...sectionsFor(v.plan.warnings.map((w) => `:warning: ${m(w)}`)));
   }
   if (v.steps?.length) {
     body.push(
       ...sectionsFor(
-        v.steps.map((s) => `${STEP_ICON[s.state]} ${s.title}${s.detail ? ` — ${escapeMd(s.detail)}` : ''}`),
+        v.steps.map((s) => `${STEP_ICON[s.state]} ${m(md`${s.title}${s.detail ? md` — ${s.detail}` : ''}`)}`),
       ),
     );
   }
@@ -105,7 +104,7 @@ export function renderJob(v: JobView): { text: string; blocks: Block[] } {
     );
   }
   if (v.result) {
-    body.push(divider(), section(`*Result:* ${md(v.result.summary)}`), ...sectionBlocks(v.result.sections));
+    body.push(divider(), section(`*Result:* ${m(v.result.summary)}`), ...sectionBlocks(v.result.sections));
   }
   if (v.error) body.push(section(`:x: ${escapeEntities(v.error)}`));
   const tail: Block[] = [];
@@ -120,7 +119,7 @@ export function renderJob(v: JobView): { text: string; blocks: Block[] } {
           style: 'primary',
           confirm: {
             title: 'Run this plan?',
-            text: `This changes the cluster: ${v.plan ? md(v.plan.summary) : command}`,
+            text: `This changes the cluster: ${m(v.plan ? v.plan.summary : command)}`,
             confirm: 'Run it',
             deny: 'Back',
           },
@@ -134,7 +133,9 @@ export function renderJob(v: JobView): { text: string; blocks: Block[] } {
       ]),
     );
     if (mins)
-      tail.push(context(`Only ${mention(v.requester)} or an admin can confirm. Expires in ${mins} min.`));
+      tail.push(
+        context(m(md`Only ${mention(v.requester)} or an admin can confirm. Expires in ${mins} min.`)),
+      );
   }
   const blocks = fitBlocks(head, body, tail, '…{n} more blocks not shown; see the thread for details.');
   // The notification text is plain: no markup at all, and nothing that could ping.

@@ -40,11 +40,20 @@ async function ask(text: string, user = ADMIN): Promise<string> {
   const before = s.double.ephemerals(OPS, user).length;
   const res = await s.send(text, { user });
   expect(res.status).toBe(200);
-  // Refusals and argument errors are answered in the ack itself; answers come through response_url.
-  const acked = res.body ? (JSON.parse(res.body) as { text?: string }).text : undefined;
-  if (acked) return acked;
+  expect(res.body).toBe(''); // answered after the ack, through response_url
   const reply = await s.double.waitFor(() => s.double.ephemerals(OPS, user)[before]);
   return reply.text;
+}
+
+/** Sends a built-in command whose arguments are wrong: the error is the ack's own body (nothing else runs). */
+async function rejected(text: string, user = ADMIN): Promise<string> {
+  const before = s.double.ephemerals(OPS, user).length;
+  const res = await s.send(text, { user });
+  expect(res.status).toBe(200);
+  const body = JSON.parse(res.body) as { text?: string; response_type?: string };
+  expect(body.response_type).toBe('ephemeral');
+  expect(s.double.ephemerals(OPS, user)).toHaveLength(before);
+  return body.text ?? '';
 }
 
 it('/flexvdi jobs lists recent run jobs with their state, command and requester (anyone may read)', async () => {
@@ -68,7 +77,7 @@ it('/flexvdi job <id> shows the steps and the outcome', async () => {
   expect(failed).toContain('❌ Step C');
   expect(failed).toContain('Failed: test.boom');
   expect(await ask('job j-doesnotexist1')).toContain('No job `j-doesnotexist1`');
-  expect(await ask('job ../../etc')).toContain('Give a job id');
+  expect(await rejected('job ../../etc')).toContain('Give a job id');
 });
 
 it('/flexvdi audit (admins only) shows the trail with users and job ids; non-admins are refused', async () => {

@@ -146,3 +146,52 @@ describe('what is read back from Redis is parsed again', () => {
     expect(JSON.stringify(msg.blocks)).toContain('is not installed on this worker');
   });
 });
+
+describe('the job message is posted once, and a channel that refuses the bot is said once', () => {
+  it('a slow read-only job with progress before and after its first post makes one message', async () => {
+    await s.send('test probe once --slow-ms 1500');
+    const msg = await s.waitForMessage(/test probe once --slow-ms 1500 — completed/);
+    const posts = s.double
+      .calls()
+      .filter(
+        (c) =>
+          c.method === 'chat.postMessage' && String(c.params['text']).startsWith('/flexvdi test probe once'),
+      );
+    expect(posts).toHaveLength(1);
+    // …and it was edited in place with the progress and the result
+    const edits = s.double.calls().filter((c) => c.method === 'chat.update' && c.params['ts'] === msg.ts);
+    expect(edits.length).toBeGreaterThan(0);
+  });
+
+  it('not_in_channel: one ephemeral through response_url, the job is not retried, and the audit says how it ended', async () => {
+    for (let i = 0; i < 10; i++) s.double.failNext('chat.postMessage', { error: 'not_in_channel' });
+    const before = s.double.ephemerals(OPS, ADMIN).length;
+    await s.send('test change nic1');
+    const note = await s.double.waitFor(() =>
+      s.double
+        .ephemerals(OPS, ADMIN)
+        .slice(before)
+        .find((e) => e.text.includes('cannot post in this channel')),
+    );
+    expect(note.text).toContain('not_in_channel');
+    const q = s.runtimes[0]!.queue;
+    const planJob = await until(async () =>
+      (await q.getJobs(['failed'], 0, 100)).find((j) => j.data.text === 'test change nic1'),
+    );
+    expect(planJob.failedReason).toMatch(/^slack\.cannot_post: /);
+    expect(planJob.attemptsMade).toBe(1);
+    const audit = await until(async () => {
+      const rows = await s.redis.xrange(`${s.prefix}:audit`, '-', '+');
+      return rows.find(([, f]) => f.includes('test change nic1') && f.includes('failed'));
+    });
+    expect(audit[1].join(' ')).toContain('slack.cannot_post');
+    expect(
+      s.double
+        .ephemerals(OPS, ADMIN)
+        .slice(before)
+        .filter((e) => e.text.includes('cannot post')),
+    ).toHaveLength(1);
+    expect((await s.trace()).filter((t) => t === 'plan:nic1')).toHaveLength(1);
+    s.double.reset(); // the faults left queued must not reach another test
+  });
+});

@@ -25,7 +25,7 @@ import {
   validateCluster,
 } from '../../src/plugins/ocfs2/cluster-conf.js';
 import type { HostOcfs2 } from '../../src/plugins/ocfs2/host-ops.js';
-import { type Standing, standingOf } from '../../src/plugins/ocfs2/membership.js';
+import { nodeOfHost, type Standing, standingOf } from '../../src/plugins/ocfs2/membership.js';
 import { clusterOf, planNodes } from '../../src/plugins/ocfs2/nodes.js';
 import {
   DEFAULT_TIMEOUTS,
@@ -363,5 +363,20 @@ describe('the cluster summary', () => {
   it('advises headroom only when max nodes equals the node count', () => {
     expect(headroomAdvice(8, 8)?.mrkdwn).toMatch(/No headroom.*--max-nodes 12/);
     expect(headroomAdvice(3, 8)).toBeUndefined();
+  });
+});
+
+describe('which node stands for a Host (replace-host, hostRoles)', () => {
+  it('finds a Host among the OCFS2 nodes by name, case-insensitively, short or full', () => {
+    const conf =
+      'cluster:\n\tnode_count = 2\n\tname = vdi\n\nnode:\n\tnumber = 0\n\tname = HOST1.example.com\n\tip_address = 10.0.0.1\n\tip_port = 7777\n\tcluster = vdi\n\nnode:\n\tnumber = 1\n\tname = host2\n\tip_address = 10.0.0.2\n\tip_port = 7777\n\tcluster = vdi\n';
+    const model = modelOf(conf).model;
+    expect(model).toBeDefined();
+    if (!model) return;
+    const host = (name: string) => ({ name, fqdn: `${name}.example.com`, ip: '10.0.0.9', port: 22 });
+    expect(nodeOfHost(model, host('host1'))?.number).toBe(0);
+    expect(nodeOfHost(model, host('host1'))?.name).toBe('HOST1.example.com');
+    expect(nodeOfHost(model, host('host2'))?.number).toBe(1);
+    expect(nodeOfHost(model, host('host3'))).toBeUndefined();
   });
 });

@@ -36,6 +36,10 @@ type ChangeArgs = z.output<typeof changeArgs>;
 const changePins = z.object({ fingerprint: z.string() });
 type ChangePins = z.output<typeof changePins>;
 const stepOutput = z.object({ step: z.enum(['a', 'b', 'c']), host: z.string() });
+const probeArgs = z
+  .object({ label: z.string().max(200).optional(), slowMs: z.number().int().min(0).max(10_000).default(0) })
+  .strict();
+type ProbeArgs = z.output<typeof probeArgs>;
 
 export function createTestPlugin(o: TestPluginOptions): Plugin<undefined> {
   const { redis, traceKey: key } = o;
@@ -107,7 +111,12 @@ export function createTestPlugin(o: TestPluginOptions): Plugin<undefined> {
     id: 'read',
     title: 'Read',
     output: z.object({ label: z.string().nullable() }),
-    run: async (ctx: StepContext<{ label?: string | undefined }, null, object>) => {
+    run: async (ctx: StepContext<ProbeArgs, null, object>) => {
+      // A slow read shows progress on the way (several updates before and after the first post).
+      for (let waited = 0; waited < ctx.args.slowMs; waited += 100) {
+        ctx.progress.host(`p${Math.floor(waited / 100)}`, 'ok');
+        await new Promise((r) => setTimeout(r, 100));
+      }
       await redis.rpush(key, `${ctx.jobId}:read:done`);
       return { label: ctx.args.label ?? null };
     },
@@ -116,7 +125,7 @@ export function createTestPlugin(o: TestPluginOptions): Plugin<undefined> {
     id: 'test probe',
     summary: 'Read something (test)',
     examples: ['/flexvdi test probe'],
-    args: z.object({ label: z.string().max(200).optional() }).strict(),
+    args: probeArgs,
     positionals: ['label'],
     mutates: false,
     access: 'anyone',

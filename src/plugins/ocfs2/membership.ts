@@ -18,7 +18,6 @@ import {
   nodeForHostname,
 } from './cluster-conf.js';
 import type { HostOcfs2 } from './host-ops.js';
-import { nodeNameOf } from './nodes.js';
 import { type O2cbTimeouts, sameTimeouts, settingsStateOf, timeoutsOf } from './o2cb-settings.js';
 import { offlineProcedure } from './summary.js';
 
@@ -107,8 +106,17 @@ export async function membershipOf(
     const conf = await services.ssh.readFile(targetOf(o), CLUSTER_CONF, { signal }).catch(() => null);
     const model = conf === null ? undefined : modelOf(conf).model;
     if (!model) continue;
-    const node = nodeForHostname(model, nodeNameOf(host));
+    const node = nodeOfHost(model, host);
     return node ? { cluster: model.name, node, source: o.name, rejoin: rejoinCommandFor(host) } : null;
   }
   return null;
+}
+
+/**
+ * The node that stands for an inventory Host, whichever way the node was named: the Host's FQDN or its first
+ * label (the kernel's rule, the Host's hostname being either), or its inventory name, case-insensitively —
+ * the Host itself may be gone, so its hostname cannot be asked.
+ */
+export function nodeOfHost(model: ClusterModel, host: InventoryHost): ClusterNode | undefined {
+  return nodeForHostname(model, host.fqdn) ?? nodeForHostname(model, host.name);
 }

@@ -139,7 +139,7 @@ export async function distributeKeys(ctx: MeshContext, subject: InventoryHost): 
       }
       const changes = describeDrift(d);
       // Only our words and counts (nothing from a Host): its text reads the same as plain text.
-      ctx.progress.host(t.name, 'ok', changes.mrkdwn);
+      ctx.progress.host(t.name, 'ok', changes.plain());
       return { changes, earlier: false };
     },
     { concurrency, signal: ctx.signal },
