@@ -135,6 +135,15 @@ export const inventorySchema = z
         backoffMs: z.number().int().min(10).max(600_000).default(2000),
         lockTtlMs: z.number().int().min(1000).max(600_000).default(30_000),
         concurrency: z.number().int().min(1).max(64).default(4),
+        /**
+         * How long a worker's hold on a running job lasts without renewal (BullMQ lockDuration; renewed every
+         * half of it). With `stalledIntervalMs`, bounds how soon a killed worker's job resumes elsewhere:
+         * at most about lockDurationMs + stalledIntervalMs.
+         */
+        lockDurationMs: z.number().int().min(2000).max(600_000).default(10_000),
+        stalledIntervalMs: z.number().int().min(1000).max(600_000).default(5000),
+        /** Times a job may be found stalled (its worker died) and resumed; steps are idempotent. */
+        maxStalledCount: z.number().int().min(1).max(100).default(10),
       })
       .strict()
       .default({}),

@@ -10,6 +10,7 @@ import {
   type ButtonAction,
   HTTPReceiver,
   LogLevel,
+  type RespondFn,
   type Logger as SlackLogger,
   SocketModeReceiver,
   type ViewSubmitAction,
@@ -19,12 +20,13 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { EDIT_ACTION } from '../core/plugin.js';
 import type { Registry } from '../core/registry.js';
-import { AppError, ErrorCode } from '../errors.js';
+import { AppError, type AppError as AppErrorType, asAppError, ErrorCode } from '../errors.js';
 import { AuditLog } from '../jobs/audit.js';
 import { Confirmations } from '../jobs/confirmations.js';
 import { JobMessages } from '../jobs/job-messages.js';
 import { keys } from '../jobs/keys.js';
 import type { FlexQueue } from '../jobs/queue.js';
+import { isRedisUnavailableError } from '../jobs/redis.js';
 import type { Metrics } from '../metrics.js';
 import { CANCEL_ACTION, CONFIRM_ACTION } from '../slack/job-view.js';
 import { handleButton } from './actions.js';
@@ -111,8 +113,35 @@ export function createBot(deps: BotDeps): Bot {
   };
   deps.metrics.watchQueue(deps.queue);
 
+  // Nothing may fail silently after the ack: whatever a handler throws reaches the user who acted, with
+  // what went wrong and what to do, and the log.
+  const told =
+    (what: string, respond: RespondFn, acked: () => boolean, ack: () => Promise<void>) =>
+    async (err: unknown) => {
+      const e = asAppError(err);
+      log.error({ err: e.message, code: e.code, what }, 'Slack handler failed; the user was told');
+      if (!acked()) await ack().catch(() => {});
+      await respond({
+        response_type: 'ephemeral',
+        replace_original: false,
+        text: failureText(what, e, isRedisUnavailableError(err)),
+      }).catch((r: Error) => log.warn({ err: r.message }, 'could not tell the user about the failure'));
+    };
+
   app.command(/^\/flexvdi/, async ({ command, ack, respond }) => {
-    await handleSlashCommand(ctx, command, ack, respond);
+    let acked = false;
+    const once = async (r?: Parameters<typeof ack>[0]) => {
+      acked = true;
+      await ack(r);
+    };
+    await handleSlashCommand(ctx, command, once, respond).catch(
+      told(
+        `/flexvdi ${command.text}`,
+        respond,
+        () => acked,
+        () => once(),
+      ),
+    );
   });
   for (const [actionId, outcome] of [
     [CONFIRM_ACTION, 'confirmed'],
@@ -120,16 +149,33 @@ export function createBot(deps: BotDeps): Bot {
   ] as const) {
     app.action<BlockAction<ButtonAction>>(actionId, async ({ ack, body, action, respond }) => {
       await ack();
-      await handleButton(ctx, body, action, respond, outcome);
+      await handleButton(ctx, body, action, respond, outcome).catch(
+        told(outcome === 'confirmed' ? 'Confirm' : 'Cancel', respond, () => true, ack),
+      );
     });
   }
   // Edit on a plan that offers it (Plan.edit): a modal, then a new plan for the edited arguments.
   app.action<BlockAction<ButtonAction>>(EDIT_ACTION, async ({ ack, body, action, respond, client }) => {
     await ack();
-    await handleEditClick(ctx, client, body, action, respond);
+    await handleEditClick(ctx, client, body, action, respond).catch(told('Edit', respond, () => true, ack));
   });
   app.view<ViewSubmitAction>(EDIT_CALLBACK, async ({ ack, body, view }) => {
-    await handleEditSubmission(ctx, body.user.id, view, ack);
+    let acked = false;
+    const once: typeof ack = async (r) => {
+      acked = true;
+      await ack(r);
+    };
+    await handleEditSubmission(ctx, body.user.id, view, once).catch(async (err: unknown) => {
+      const e = asAppError(err);
+      log.error({ err: e.message, code: e.code }, 'edit submission failed');
+      // A modal has no response_url: the failure is shown in the modal itself when it is still open.
+      const first = Object.keys(view.state.values)[0] ?? 'reserve';
+      if (!acked)
+        await ack({
+          response_action: 'errors',
+          errors: { [first]: failureText('the edit', e, isRedisUnavailableError(err)) },
+        });
+    });
   });
   app.error(async (err) => {
     log.error(
@@ -155,4 +201,12 @@ export function createBot(deps: BotDeps): Bot {
       await ctx.messages.flush();
     },
   };
+}
+
+/** What a user is told when handling their command or click failed after the ack. */
+function failureText(what: string, e: AppErrorType, redisDown: boolean): string {
+  const clean = what.replace(/[`<>&]/g, '').slice(0, 200);
+  if (redisDown)
+    return `Could not handle \`${clean}\`: Redis is unavailable right now. Check \`/flexvdi jobs\` in a minute before trying again.`;
+  return `Could not handle \`${clean}\`: ${e.userMessage.replace(/[<>&]/g, '')} (\`${e.code}\`). Check \`/flexvdi jobs\` before trying again; if it keeps failing, an admin can read the bot's log.`;
 }

@@ -2,6 +2,7 @@
 import { usage } from '../core/args.js';
 import type { CommandInfo } from '../core/plugin.js';
 import type { Registry } from '../core/registry.js';
+import { suggestCommands } from '../core/suggest.js';
 
 export function helpText(
   registry: Registry,
@@ -24,7 +25,19 @@ export function helpText(
         ...(spec.examples.length ? ['Examples:', ...spec.examples.map((e) => `• \`${e}\``)] : []),
       ].join('\n');
     }
-    return `No command \`${topic.slice(0, 60).replace(/[`<>&]/g, '')}\`. Try \`/flexvdi help\`.`;
+    const group = registry.commands.filter((c) => c.id.startsWith(`${wanted} `));
+    if (group.length) {
+      return [
+        `*/flexvdi ${wanted} …* — ${group.length} command${group.length === 1 ? '' : 's'}`,
+        ...group.map(
+          (c) => `• \`${usage(c)}\` — ${c.summary}${c.mutates ? ' (admins; asks for confirmation)' : ''}`,
+        ),
+        `\`/flexvdi help ${wanted} <command>\` explains one.`,
+      ].join('\n');
+    }
+    const ids = [...registry.commands.map((c) => c.id), ...builtins.map((b) => b.info.id)];
+    const close = suggestCommands(wanted.split(' '), ids).map((id) => `\`/flexvdi help ${id}\``);
+    return `No command \`${topic.slice(0, 60).replace(/[`<>&]/g, '')}\`.${close.length ? ` Did you mean ${close.join(' or ')}?` : ''} Try \`/flexvdi help\`.`;
   }
   const lines = ['*flexVDI cluster commands*'];
   for (const p of registry.plugins) {

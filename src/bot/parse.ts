@@ -2,6 +2,7 @@
 import { MAX_TEXT_LENGTH, matchCommand, parseArgs, tokenize, unescapeSlack } from '../core/args.js';
 import type { CommandInfo } from '../core/plugin.js';
 import type { Registry } from '../core/registry.js';
+import { groupsOf, suggestCommands } from '../core/suggest.js';
 import { AppError, ErrorCode, type Result } from '../errors.js';
 import { BUILTINS, type Builtin, type BuiltinCall } from './builtins.js';
 
@@ -45,14 +46,20 @@ export function parseCommandText(registry: Registry, raw: string): Result<Parsed
   }
   const found = registry.match(words);
   if (!found) {
-    const first = (words[0] ?? '').slice(0, 40);
-    const close = registry.commands
-      .filter((c) => c.id.startsWith(first.toLowerCase().slice(0, 3)))
-      .map((c) => `\`${c.id}\``);
+    const ids = [...registry.commands.map((c) => c.id), ...BUILTINS.map((b) => b.info.id)];
+    const inGroup = groupsOf(ids).includes((words[0] ?? '').toLowerCase());
+    const typed = words
+      .slice(0, inGroup ? 2 : 1)
+      .join(' ')
+      .slice(0, 60);
+    const close = suggestCommands(words, ids).map((id) => `\`${id}\``);
+    const hint = inGroup
+      ? `\`/flexvdi help ${words[0]?.toLowerCase()}\` lists them`
+      : 'Type `/flexvdi help` for the list';
     return {
       ok: false,
-      error: new AppError(ErrorCode.argsUnknownCommand, `unknown command ${first}`, {
-        userMessage: `Unknown command \`${first.replace(/[`<>&]/g, '')}\`.${close.length ? ` Did you mean ${close.join(' or ')}?` : ''} Type \`/flexvdi help\` for the list.`,
+      error: new AppError(ErrorCode.argsUnknownCommand, `unknown command ${typed}`, {
+        userMessage: `Unknown command \`${typed.replace(/[`<>&]/g, '')}\`.${close.length ? ` Did you mean ${close.join(' or ')}?` : ''} ${hint}.`,
       }),
     };
   }

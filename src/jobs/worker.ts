@@ -74,9 +74,9 @@ export async function createWorker(deps: WorkerDeps): Promise<FlexWorker> {
       connection: deps.redis,
       prefix: k.bullPrefix,
       concurrency: inv.jobs.concurrency,
-      lockDuration: deps.tuning?.lockDurationMs ?? 30_000,
-      stalledInterval: deps.tuning?.stalledIntervalMs ?? 30_000,
-      maxStalledCount: 1,
+      lockDuration: deps.tuning?.lockDurationMs ?? inv.jobs.lockDurationMs,
+      stalledInterval: deps.tuning?.stalledIntervalMs ?? inv.jobs.stalledIntervalMs,
+      maxStalledCount: inv.jobs.maxStalledCount,
       autorun: true,
     },
   );

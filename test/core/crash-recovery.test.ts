@@ -126,3 +126,34 @@ it('SIGKILL between steps (after a is checkpointed, before b starts): b and c ru
     'c:done',
   ]);
 });
+
+it('three workers killed in turn, each while it runs step b: the fourth finishes the job; a and c run once', async () => {
+  const job = await (async () => {
+    const w = await startWorker();
+    const j = await confirmed('test change ck3 --slow-ms 3000');
+    await until(async () => (await traceOf(s, j.jobId)).includes('b:start'), 20_000, 'step b to start');
+    await stopChild(w, 'SIGKILL');
+    return j;
+  })();
+  const bStarts = async () => (await traceOf(s, job.jobId)).filter((t) => t === 'b:start').length;
+  for (let kill = 2; kill <= 3; kill++) {
+    // each next worker takes the job over only after the dead one's hold lapsed (more than a stall interval)
+    const w = await startWorker();
+    await until(async () => (await bStarts()) === kill, 30_000, `step b to start again (${kill})`);
+    await stopChild(w, 'SIGKILL');
+  }
+  expect(await bStarts()).toBe(3);
+  await startWorker();
+  await waitForState(s, job.ts, /— completed/, 60_000);
+  expect(await traceOf(s, job.jobId)).toEqual([
+    'a:start',
+    'a:done',
+    'b:start',
+    'b:start',
+    'b:start',
+    'b:start',
+    'b:done',
+    'c:start',
+    'c:done',
+  ]);
+});
