@@ -21,6 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { jobRecordSchema } from '../src/jobs/job-state.js';
+import { keys } from '../src/jobs/keys.js';
 import { freePort, startPrivateRedis } from '../src/local-redis.js';
 import { sendSlashCommand, startSlackDouble } from '../src/slack-double/index.js';
 
@@ -217,12 +219,14 @@ jobs: { prefix: ${prefix}, concurrency: 8 }
     const jobs = await queue.getJobs(['completed'], 0, -1);
     dbl.send({ want: 'edits' });
     const { firsts } = await waitMessage<{ firsts: Record<string, number> }>(dbl, (m) => 'firsts' in m);
-    const e2p = jobs
-      .map((j) => {
-        const first = firsts[(j.data as { messageTs: string }).messageTs];
-        return first === undefined ? undefined : first - j.timestamp;
-      })
-      .filter((x): x is number => x !== undefined);
+    // The job message's ts lives in the job's state record (a read-only job's record id is its job id).
+    const e2p: number[] = [];
+    for (const j of jobs) {
+      const raw = j.id ? await conn.get(keys(prefix).jobRecord(j.id)) : null;
+      const rec = raw ? jobRecordSchema.safeParse(JSON.parse(raw)) : undefined;
+      const first = rec?.success && rec.data.messageTs ? firsts[rec.data.messageTs] : undefined;
+      if (first !== undefined) e2p.push(first - j.timestamp);
+    }
     await queue.close();
     conn.disconnect();
 

@@ -202,7 +202,7 @@ export class HostConnection {
       await this.#slots.acquire(signal);
       clearTimeout(this.#idleTimer);
       try {
-        const opened = await this.#open(who, open, onOpen);
+        const opened = await this.#open(who, signal, open, onOpen);
         this.#slots.opened();
         return opened;
       } catch (err) {
@@ -241,6 +241,7 @@ export class HostConnection {
    */
   #open<C, R>(
     who: TargetLabel,
+    signal: AbortSignal,
     open: (client: SshClient, cb: (err: Error | undefined, channel: C) => void) => void,
     onOpen: (channel: C) => R,
   ): Promise<{ value: R }> {
@@ -249,8 +250,37 @@ export class HostConnection {
       return Promise.reject(new StaleConnectionError('not connected'));
     }
     return new Promise((resolve, reject) => {
+      // A live server answers a channel open at once. No answer within the connect timeout means the link
+      // or the Host is gone (a cut link is only noticed by keepalives after ~45 s): the connection is retired
+      // and the call goes to a fresh one (the pool retries a stale connection once), which fails to connect
+      // within its own deadline if the Host is really gone. The call's deadline and cancel are honoured too.
+      let settled = false;
+      const done = () => {
+        settled = true;
+        clearTimeout(deadline);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        if (settled) return;
+        done();
+        this.#abandon('a channel open was abandoned (deadline or cancel)');
+        reject(signal.reason);
+      };
+      const deadline = setTimeout(() => {
+        if (settled) return;
+        done();
+        this.#abandon(`no answer to a channel open within ${this.s.connectTimeoutMs} ms`);
+        reject(new StaleConnectionError(`${describeTarget(who)} did not answer a channel open`));
+      }, this.s.connectTimeoutMs);
+      signal.addEventListener('abort', onAbort, { once: true });
       try {
         open(client, (err, channel) => {
+          if (settled) {
+            // Answered after we gave up: the channel is nobody's; close it.
+            if (!err) (channel as { close?: () => void }).close?.();
+            return;
+          }
+          done();
           if (!err) return resolve({ value: onOpen(channel) });
           const reason = (err as { reason?: unknown }).reason;
           if (this.#state === 'closed') reject(new StaleConnectionError(err.message));
@@ -258,9 +288,18 @@ export class HostConnection {
           else reject(new AppError(ErrorCode.sshConnect, `${describeTarget(who)}: ${err.message}`));
         });
       } catch (err) {
+        done();
         reject(new StaleConnectionError((err as Error).message));
       }
     });
+  }
+
+  /** A connection that does not answer is not waited on: it stops taking work and is torn down. */
+  #abandon(reason: string): void {
+    this.s.log.warn({ reason }, 'ssh connection does not answer; replacing it');
+    this.#retire(reason);
+    this.#state = 'closed';
+    this.#client?.destroy();
   }
 
   /** Kills a cancelled command's process group over a separate channel (outside the slots: best effort). */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Inventory, Secret } from '../../src/config.js';
 import { createManagerClient, type ManagerClient } from '../../src/manager/index.js';
+import { createSshPool } from '../../src/ssh/index.js';
 import {
   failHost,
   healHost,
@@ -65,6 +66,55 @@ beforeAll(async () => {
 afterAll(async () => {
   await manager?.logout();
   await testbedDown(ref);
+});
+
+describe("the product's SSH pool when a warm connection's Host goes away", () => {
+  // The call's own deadline is long (60 s) and ssh keepalives would notice a cut link only after ~45 s:
+  // neither may be what the caller waits for. A channel open that gets no answer within the connect timeout
+  // retires the connection; the call is retried once on a fresh one, which cannot connect either.
+  const CONNECT_MS = 1500;
+  const poolFor = () =>
+    createSshPool({
+      privateKey: inv.ssh.privateKeyPath,
+      knownHostsPath: inv.ssh.knownHostsPath,
+      user: inv.ssh.user,
+      connectTimeoutMs: CONNECT_MS,
+      commandTimeoutMs: 60_000,
+      log: quietLog,
+    });
+  const target = (name: string) => {
+    const h = inv.hosts.find((x) => x.name === name);
+    if (!h) throw new Error(`no ${name} in the inventory`);
+    return { name: h.name, host: h.ip, port: h.port, fqdn: h.fqdn };
+  };
+
+  for (const mode of ['link-down', 'freeze'] as const) {
+    it(`${mode}: the next command fails that Host within the connect deadlines, not the keepalive's; other Hosts are unaffected; heal and it works again`, async () => {
+      const pool = poolFor();
+      try {
+        expect((await pool.exec(target('host2'), 'echo warm')).stdout).toBe('warm\n');
+        await failHost({ ...ref, host: 'host2', mode });
+        const t0 = performance.now();
+        const [dead, alive] = await Promise.allSettled([
+          pool.exec(target('host2'), 'echo again'),
+          pool.exec(target('host1'), 'echo fine'),
+        ]);
+        const ms = performance.now() - t0;
+        expect(dead.status).toBe('rejected');
+        const code = dead.status === 'rejected' ? (dead.reason as { code?: string }).code : undefined;
+        expect(['ssh.connect_failed', 'ssh.timeout']).toContain(code);
+        // one unanswered channel open + one connect attempt, each bounded by CONNECT_MS (with slack for a
+        // loaded machine) — far from the 60 s command deadline and the ~45 s keepalive
+        expect(ms).toBeLessThan(4 * CONNECT_MS + 5000);
+        expect(alive.status === 'fulfilled' && alive.value.stdout).toBe('fine\n');
+        await healHost({ ...ref, host: 'host2' });
+        expect((await pool.exec(target('host2'), 'echo back')).stdout).toBe('back\n');
+      } finally {
+        await healHost({ ...ref, host: 'host2' }).catch(() => {});
+        await pool.close();
+      }
+    });
+  }
 });
 
 describe('testbed fail / heal', () => {
