@@ -19,6 +19,8 @@ export const ErrorCode = {
   confirmNotRequester: 'confirm.not_requester',
   jobInvalidData: 'job.invalid_data',
   jobCancelled: 'job.cancelled',
+  /** A step finished some Hosts and not others (see core/partial.ts). */
+  jobIncomplete: 'job.incomplete',
   jobNotFound: 'job.not_found',
   jobUnknownCommand: 'job.unknown_command',
   lockBusy: 'lock.busy',
@@ -99,11 +101,13 @@ export function asAppError(err: unknown): AppError {
     typeof err === 'object' &&
     (code !== ErrorCode.internal || (err as { name?: unknown }).name === 'AppError')
   ) {
-    const e = err as { message?: unknown; userMessage?: unknown };
+    const e = err as { message?: unknown; userMessage?: unknown; details?: unknown };
     const message = typeof e.message === 'string' ? e.message : 'error';
+    const details = e.details && typeof e.details === 'object' ? { ...e.details } : undefined;
     return new AppError(code, message, {
       cause: err,
       userMessage: typeof e.userMessage === 'string' ? e.userMessage : message,
+      ...(details ? { details } : {}),
     });
   }
   const message = err instanceof Error ? err.message : String(err);

@@ -103,7 +103,11 @@ const dataOf = (job: Job): JobEnvelopeParsed | undefined => {
 async function describe(job: Job): Promise<Md> {
   const state = await job.getState();
   const data = dataOf(job);
-  const reason = job.failedReason?.startsWith('job.cancelled') ? 'cancelled' : state;
+  const reason = job.failedReason?.startsWith('job.cancelled')
+    ? 'cancelled'
+    : job.failedReason?.startsWith('job.incomplete')
+      ? 'partly done'
+      : state;
   const what = data ? md`\`/flexvdi ${data.text}\` by ${mention(data.requester)}` : md`(unreadable job data)`;
   return md`\`${job.id ?? ''}\` ${reason.padEnd(9)} ${what}, ${age(job.timestamp)}`;
 }

@@ -14,6 +14,7 @@ export const AUDIT_OUTCOMES = [
   'cancelled',
   'completed',
   'findings',
+  'partial',
   'failed',
   'retried',
   'expired',

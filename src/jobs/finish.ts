@@ -4,6 +4,7 @@
  * goes through here.
  */
 import { UnrecoverableError } from 'bullmq';
+import type { IncompleteDetails } from '../core/partial.js';
 import type { CommandResult, StoredPlan } from '../core/plugin.js';
 import { md, mention, prose } from '../core/text.js';
 import { type AppError, ErrorCode } from '../errors.js';
@@ -76,6 +77,32 @@ export async function finishFailed(e: Engine, r: JobRun, err: AppError): Promise
 }
 
 /** `by`: who asked (the cancel flag), or null when the flag is gone (expired): then nobody is named. */
+/**
+ * A step finished some Hosts and not others: "partly done", with who is done and who is not; the job fails
+ * in BullMQ's terms so that `/flexvdi retry` can finish it (the done Hosts are skipped by their checkpoints).
+ */
+export async function finishPartial(
+  e: Engine,
+  r: JobRun,
+  err: AppError,
+  details: IncompleteDetails,
+): Promise<never> {
+  r.log.warn({ done: details.done, failed: Object.keys(details.failed) }, 'job partly done');
+  const rec = await r.reporter.final({ state: 'partial', error: err.userMessage });
+  await e.messages.postInThread(
+    rec,
+    `${r.jobId}:${r.data.generation}:partial`,
+    [
+      ...Object.entries(details.failed).map(([h, f]) => md`• *${h}*: not done — ${prose(f.message)} (\`${f.code}\`)`),
+      ...details.done.map((h) => md`• *${h}*: done`),
+    ],
+    'Per Host',
+  );
+  await audit(e, r, 'partial', err.userMessage);
+  e.metrics.jobsFinished.inc({ command: r.job.name, outcome: 'partial' });
+  throw new UnrecoverableError(`${ErrorCode.jobIncomplete}: ${err.userMessage}`);
+}
+
 export async function finishCancelled(e: Engine, r: JobRun, by: string | null): Promise<never> {
   r.log.info({ by }, 'job cancelled');
   await r.reporter.final({

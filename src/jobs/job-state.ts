@@ -19,6 +19,7 @@ export const JOB_STATES = [
   'retrying',
   'completed',
   'findings',
+  'partial',
   'failed',
   'cancelled',
   'expired',
@@ -75,4 +76,4 @@ export type JobRecord = z.output<typeof jobRecordSchema>;
 
 /** A state after which nothing more happens to the job (until a retry). */
 export const isFinal = (s: JobState): boolean =>
-  ['refused', 'noop', 'completed', 'findings', 'failed', 'cancelled', 'expired'].includes(s);
+  ['refused', 'noop', 'completed', 'findings', 'partial', 'failed', 'cancelled', 'expired'].includes(s);

@@ -7,7 +7,7 @@ import { DelayedError, UnrecoverableError } from 'bullmq';
 import { AppError, ErrorCode } from '../errors.js';
 import { classify } from './classify.js';
 import type { Engine, FlexJob, JobRun } from './engine.js';
-import { finishCancelled, finishFailed, reportRetrying } from './finish.js';
+import { finishCancelled, finishFailed, finishPartial, reportRetrying } from './finish.js';
 import type { JobRecord } from './job-state.js';
 import { planPhase } from './plan-phase.js';
 import { type JobEnvelopeParsed, jobEnvelopeSchema } from './queue.js';
@@ -58,6 +58,7 @@ export async function processJob(e: Engine, job: FlexJob, token: string | undefi
       attempts: job.opts.attempts ?? 1,
     });
     if (verdict.kind === 'cancelled') return await finishCancelled(e, r, await e.cancels.isRequested(jobId));
+    if (verdict.kind === 'partial') return await finishPartial(e, r, verdict.error, verdict.details);
     if (verdict.kind === 'retry') {
       await reportRetrying(r, verdict.error, job.opts.attempts ?? 1);
       throw verdict.error;

@@ -24,6 +24,7 @@ const ICON: Record<JobState, string> = {
   retrying: ':repeat:',
   completed: ':white_check_mark:',
   findings: ':warning:',
+  partial: ':large_orange_diamond:',
   failed: ':x:',
   cancelled: ':octagonal_sign:',
   expired: ':alarm_clock:',
@@ -40,7 +41,10 @@ const STEP_ICON: Record<StepState, string> = {
 export const CONFIRM_ACTION = 'flexvdi_confirm';
 export const CANCEL_ACTION = 'flexvdi_cancel';
 
-const LABEL: Partial<Record<JobState, string>> = { findings: 'completed with findings' };
+const LABEL: Partial<Record<JobState, string>> = {
+  findings: 'completed with findings',
+  partial: 'partly done',
+};
 export function stateLabel(state: JobState): string {
   return LABEL[state] ?? state.replace('-', ' ');
 }

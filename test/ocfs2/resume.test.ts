@@ -3,7 +3,7 @@
  * (crash-worker.ts) and the bot in this process:
  * - first-node --force over a different cluster.conf, the worker SIGKILLed right after writing the file and
  *   before verifying: the next worker resumes; one correct file and exactly one backup (the old file);
- * - join --all with a Host down: the others finish, the job fails naming it, `/flexvdi retry` completes it
+ * - join --all with a Host down: the others finish, the job ends "partly done" naming it, `/flexvdi retry` completes it
  *   without touching the Hosts already done;
  * - a replaced Host (new machine, same name and IP; re-pinned as replace-host does) rejoins.
  */
@@ -159,7 +159,7 @@ describe('a worker killed between writing cluster.conf and verifying it', () => 
 });
 
 describe('join --all with a Host down', () => {
-  it('the others finish; the job fails naming the Host; retry completes only what is missing', async () => {
+  it('the others finish; the job ends partly done naming the Host; retry completes only what is missing', async () => {
     let planTs = '';
     // Down before the plan: an SSH connection already open to a Host whose link drops is only declared
     // dead by the keepalive (~60 s); a new one fails after the inventory's connect timeout (5 s).
@@ -170,7 +170,7 @@ describe('join --all with a Host down', () => {
       expect(plan.text).toContain('*host2*: joins as node 1');
       expect(plan.text).toMatch(/\*host3\*: unreachable now \(.*\) — will be tried/);
       await s.click(OPS, plan.ts);
-      const failed = await waitForState(s, plan.ts, /— failed/, 120_000);
+      const failed = await waitForState(s, plan.ts, /— partly done/, 120_000);
       expect(failed).toMatch(/host3 +failed/);
       expect(failed).toContain('Joining failed on host3');
       expect(failed).toContain('host2 joined');

@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { incomplete } from '../../src/core/partial.js';
 import {
   defineCommand,
   definePlugin,
@@ -138,5 +139,77 @@ export function createTestPlugin(o: TestPluginOptions): Plugin<undefined> {
     }),
   });
 
-  return definePlugin({ name: 'test', deps: () => ({}), commands: [changeCommand, probeCommand] });
+  // A fan-out over named "Hosts" with per-Host checkpoints; the Hosts in --fail fail the first time.
+  const fanoutArgs = z
+    .object({
+      hosts: z.string().regex(/^[a-z0-9]+(,[a-z0-9]+)*$/),
+      fail: z.string().default(''),
+      failCode: z.string().default('test.host_broken'),
+    })
+    .strict();
+  const doneSchema = z.literal(true);
+  const each = {
+    id: 'each',
+    title: 'Each Host',
+    output: z.object({ hosts: z.array(z.string()) }),
+    run: async (ctx: StepContext<z.output<typeof fanoutArgs>, ChangePins, object>) => {
+      const hosts = ctx.args.hosts.split(',');
+      const failing = new Set(ctx.args.fail.split(',').filter(Boolean));
+      const done: string[] = [];
+      const failed = new Map<string, AppError>();
+      for (const h of hosts) {
+        if (await ctx.checkpoint.get(`done:${h}`, doneSchema)) {
+          done.push(h);
+          continue;
+        }
+        await redis.rpush(key, `${ctx.jobId}:each:${h}`);
+        if (failing.has(h) && (await redis.incr(`${key}:fails:${ctx.jobId}:${h}`)) === 1) {
+          failed.set(
+            h,
+            new AppError(ctx.args.failCode, `${h} broke`, { userMessage: `${h} broke on purpose` }),
+          );
+          ctx.progress.host(h, 'failed', 'broke on purpose');
+          continue;
+        }
+        await ctx.checkpoint.set(`done:${h}`, doneSchema, true);
+        ctx.progress.host(h, 'ok');
+        done.push(h);
+      }
+      if (failed.size) throw incomplete({ what: 'Touching the Hosts', jobId: ctx.jobId, done, failed });
+      return { hosts: done };
+    },
+  };
+  const after = {
+    id: 'after',
+    title: 'After',
+    output: z.null(),
+    run: async (ctx: StepContext<z.output<typeof fanoutArgs>, ChangePins, object>) => {
+      await redis.rpush(key, `${ctx.jobId}:after`);
+      return null;
+    },
+  };
+  const fanoutCommand = defineCommand({
+    id: 'test fanout',
+    summary: 'Touch several hosts (test)',
+    examples: ['/flexvdi test fanout --hosts a,b,c --fail b'],
+    args: fanoutArgs,
+    positionals: [],
+    mutates: true,
+    access: 'admin',
+    pinned: changePins,
+    plan: (ctx) => ({
+      summary: md`Touch ${ctx.args.hosts}`,
+      sections: [],
+      warnings: [],
+      pinned: { fingerprint: 'SHA256:fanout' },
+    }),
+    steps: [each, after],
+    result: (ctx) => ({ summary: md`touched ${ctx.result(each).hosts.join(',')}`, sections: [] }),
+  });
+
+  return definePlugin({
+    name: 'test',
+    deps: () => ({}),
+    commands: [changeCommand, probeCommand, fanoutCommand],
+  });
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { incomplete } from '../../src/core/partial.js';
 import { AppError, ErrorCode } from '../../src/errors.js';
 import { classify } from '../../src/jobs/classify.js';
 
@@ -110,5 +111,34 @@ describe('classify', () => {
     expect(classify({ err: abortError(), abortReason: plainCancel, attemptsMade: 0, attempts: 3 }).kind).toBe(
       'cancelled',
     );
+  });
+
+  it('a step that finished some Hosts: retried while every failure is transient and attempts are left, else partly done', () => {
+    const failed = (code: string) =>
+      new Map([['h2', new AppError(code, 'down', { userMessage: 'h2 is down' })]]);
+    const transient = incomplete({
+      what: 'Joining',
+      jobId: 'j-x',
+      done: ['h1'],
+      failed: failed('ssh.connect_failed'),
+    });
+    expect(classify({ err: transient, attemptsMade: 0, attempts: 3 }).kind).toBe('retry');
+    const last = classify({ err: transient, attemptsMade: 2, attempts: 3 });
+    expect(last.kind).toBe('partial');
+    expect(last.kind === 'partial' && last.details).toEqual({
+      done: ['h1'],
+      failed: { h2: { code: 'ssh.connect_failed', message: 'h2 is down' } },
+      retryable: true,
+    });
+    const broken = incomplete({
+      what: 'Joining',
+      jobId: 'j-x',
+      done: ['h1'],
+      failed: failed('ocfs2.not_listed'),
+    });
+    expect(classify({ err: broken, attemptsMade: 0, attempts: 3 }).kind).toBe('partial');
+    // the same, read back from Redis as a plain object
+    const plain = JSON.parse(JSON.stringify({ ...broken, name: 'AppError', message: broken.message }));
+    expect(classify({ err: plain, attemptsMade: 0, attempts: 3 }).kind).toBe('partial');
   });
 });

@@ -12,8 +12,6 @@ export const Ocfs2ErrorCode = {
   onlineFailed: 'ocfs2.online_failed',
   /** Reading back (`o2cb list-cluster`, checksum, timeouts) did not give what was planned. */
   verifyFailed: 'ocfs2.verify_failed',
-  /** Some Hosts of a join finished and others did not; `/flexvdi retry` finishes it. */
-  incomplete: 'ocfs2.join_incomplete',
   /** A Host lacks ocfs2-tools (no `o2cb`). */
   toolsMissing: 'ocfs2.tools_missing',
 } as const;

@@ -9,7 +9,8 @@
 import { z } from 'zod';
 import type { InventoryHost } from '../../config.js';
 import { findHost, type StepContext } from '../../core/plugin.js';
-import { AppError, isRetryableCode } from '../../errors.js';
+import { incomplete } from '../../core/partial.js';
+import { AppError } from '../../errors.js';
 import { targetOf } from '../../services.js';
 import { fanout } from '../../ssh/index.js';
 import { pinnedCluster } from './cluster-conf.js';
@@ -111,16 +112,7 @@ export async function joinHosts<A>(ctx: StepContext<A, JoinPin, Ocfs2Deps>): Pro
       ctx.progress.host(r.target.name, 'failed', r.error.userMessage.slice(0, 200));
     }
   }
-  const errors = [...failed.values()];
-  const [firstError] = errors;
-  if (firstError) {
-    const code = errors.every((e) => isRetryableCode(e.code)) ? firstError.code : Ocfs2ErrorCode.incomplete;
-    const done = Object.keys(out.hosts);
-    throw new AppError(code, `join failed on ${[...failed.keys()].join(', ')}`, {
-      userMessage:
-        `Joining failed on ${[...failed.entries()].map(([n, e]) => `${n} (${e.userMessage})`).join('; ')}. ` +
-        `${done.length ? `${done.join(', ')} joined. ` : ''}Fix the Host${failed.size === 1 ? '' : 's'} named, then \`/flexvdi retry ${ctx.jobId}\` finishes only what is missing.`,
-    });
-  }
+  if (failed.size)
+    throw incomplete({ what: 'Joining', jobId: ctx.jobId, done: Object.keys(out.hosts), failed, doneWord: 'joined' });
   return out;
 }

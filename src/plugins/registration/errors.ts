@@ -4,8 +4,6 @@ export const RegistrationErrorCode = {
   hostkeyChanged: 'registration.hostkey_changed',
   /** The flexvdi user of a Host has no SSH key pair (~flexvdi/.ssh/id_*.pub). */
   noFlexvdiKey: 'registration.no_flexvdi_key',
-  /** Key distribution finished on some Hosts and not on others; `/flexvdi retry` finishes it. */
-  incomplete: 'registration.incomplete',
   /** A Host→Host SSH connection with strict host key checking failed after the keys were distributed. */
   verifyFailed: 'registration.verify_failed',
   /** ~flexvdi/.ssh or a key file in it is a symlink: root does not write through links the user controls. */

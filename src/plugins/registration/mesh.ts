@@ -13,7 +13,8 @@ import { z } from 'zod';
 import type { InventoryHost } from '../../config.js';
 import type { StepContext } from '../../core/plugin.js';
 import { mdSchema } from '../../core/text.js';
-import { AppError, asAppError, isRetryableCode } from '../../errors.js';
+import { incomplete } from '../../core/partial.js';
+import { AppError, asAppError } from '../../errors.js';
 import { hostStatuses } from '../../manager/index.js';
 import { targetOf } from '../../services.js';
 import { fanout } from '../../ssh/index.js';
@@ -57,24 +58,6 @@ async function membersWith(ctx: MeshContext, subject: InventoryHost): Promise<In
   const reg = await registeredHosts(ctx.services, { signal: ctx.signal });
   const names = new Set([...reg.hosts.map((h) => h.name), subject.name]);
   return ctx.services.config.inventory.hosts.filter((h) => names.has(h.name));
-}
-
-function partialFailure(
-  ctx: MeshContext,
-  what: string,
-  failed: Map<string, AppError>,
-  done: number,
-): AppError {
-  const list = [...failed.entries()].map(([n, e]) => `${n} (${e.userMessage})`).join('; ');
-  const all = [...failed.values()];
-  // Only transient failures (a Host unreachable) let the engine retry by itself; anything else waits for a person.
-  const code = all.every((e) => isRetryableCode(e.code)) ? all[0]!.code : RegistrationErrorCode.incomplete;
-  return new AppError(code, `${what} failed on ${[...failed.keys()].join(', ')}`, {
-    userMessage:
-      `${what} failed on ${list}. ${done} other Host${done === 1 ? ' is' : 's are'} done. ` +
-      `Fix the Host${failed.size === 1 ? '' : 's'} named, then \`/flexvdi retry ${ctx.jobId}\` finishes only what is missing.`,
-    details: { failed: [...failed.keys()] },
-  });
 }
 
 export async function distributeKeys(ctx: MeshContext, subject: InventoryHost): Promise<DistributeResult> {
@@ -149,7 +132,8 @@ export async function distributeKeys(ctx: MeshContext, subject: InventoryHost): 
     else failed.set(r.target.name, r.error);
   }
   for (const [name, e] of failed) ctx.progress.host(name, 'failed', e.userMessage.slice(0, 120));
-  if (failed.size) throw partialFailure(ctx, 'Updating the SSH keys', failed, Object.keys(outcome).length);
+  if (failed.size)
+    throw incomplete({ what: 'Updating the SSH keys', jobId: ctx.jobId, done: Object.keys(outcome), failed });
   return { members: hosts.map((h) => h.name), hosts: outcome };
 }
 
