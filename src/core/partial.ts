@@ -40,7 +40,9 @@ export function incomplete(i: IncompleteInput): AppError {
     : `${n} other Host${n === 1 ? ' is' : 's are'} done. `;
   const details: IncompleteDetails = {
     done: [...i.done],
-    failed: Object.fromEntries([...i.failed.entries()].map(([h, e]) => [h, { code: e.code, message: e.userMessage }])),
+    failed: Object.fromEntries(
+      [...i.failed.entries()].map(([h, e]) => [h, { code: e.code, message: e.userMessage }]),
+    ),
     retryable: [...i.failed.values()].every((e) => isRetryableCode(e.code)),
   };
   return new AppError(ErrorCode.jobIncomplete, `${i.what} failed on ${failedNames.join(', ')}`, {

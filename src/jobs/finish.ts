@@ -93,7 +93,9 @@ export async function finishPartial(
     rec,
     `${r.jobId}:${r.data.generation}:partial`,
     [
-      ...Object.entries(details.failed).map(([h, f]) => md`• *${h}*: not done — ${prose(f.message)} (\`${f.code}\`)`),
+      ...Object.entries(details.failed).map(
+        ([h, f]) => md`• *${h}*: not done — ${prose(f.message)} (\`${f.code}\`)`,
+      ),
       ...details.done.map((h) => md`• *${h}*: done`),
     ],
     'Per Host',

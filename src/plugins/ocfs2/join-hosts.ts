@@ -8,8 +8,8 @@
  */
 import { z } from 'zod';
 import type { InventoryHost } from '../../config.js';
-import { findHost, type StepContext } from '../../core/plugin.js';
 import { incomplete } from '../../core/partial.js';
+import { findHost, type StepContext } from '../../core/plugin.js';
 import { AppError } from '../../errors.js';
 import { targetOf } from '../../services.js';
 import { fanout } from '../../ssh/index.js';
@@ -113,6 +113,12 @@ export async function joinHosts<A>(ctx: StepContext<A, JoinPin, Ocfs2Deps>): Pro
     }
   }
   if (failed.size)
-    throw incomplete({ what: 'Joining', jobId: ctx.jobId, done: Object.keys(out.hosts), failed, doneWord: 'joined' });
+    throw incomplete({
+      what: 'Joining',
+      jobId: ctx.jobId,
+      done: Object.keys(out.hosts),
+      failed,
+      doneWord: 'joined',
+    });
   return out;
 }

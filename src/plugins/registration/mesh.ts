@@ -11,9 +11,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { InventoryHost } from '../../config.js';
+import { incomplete } from '../../core/partial.js';
 import type { StepContext } from '../../core/plugin.js';
 import { mdSchema } from '../../core/text.js';
-import { incomplete } from '../../core/partial.js';
 import { AppError, asAppError } from '../../errors.js';
 import { hostStatuses } from '../../manager/index.js';
 import { targetOf } from '../../services.js';
