@@ -282,6 +282,7 @@ async function runCommand(id: string, rawArgs: unknown, services: PluginServices
   const results = new Map<string, unknown>();
   const env: StepEnv = {
     ...base,
+    finding: () => {},
     jobId: 'bench',
     attempt: 1,
     results,

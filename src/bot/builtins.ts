@@ -8,12 +8,14 @@ import type { Job } from 'bullmq';
 import { z } from 'zod';
 import { parseArgs } from '../core/args.js';
 import type { Access, CommandInfo, Schema } from '../core/plugin.js';
+import { findHost } from '../core/plugin.js';
 import type { BuiltinId } from '../core/registry.js';
-import { joinMd, type Md, md, mention } from '../core/text.js';
+import { joinMd, Md, md, mention } from '../core/text.js';
 import { AppError, ErrorCode, type Result } from '../errors.js';
 import { CancelBoard } from '../jobs/cancel.js';
 import { jobProgressSchema } from '../jobs/job-state.js';
 import { type JobEnvelopeParsed, jobEnvelopeSchema } from '../jobs/queue.js';
+import { RawOutput } from '../jobs/raw-output.js';
 import { isAdmin } from './auth.js';
 import type { BotContext } from './context.js';
 import { helpText } from './help.js';
@@ -119,7 +121,7 @@ async function findJob(ctx: BotContext, id: string): Promise<Job | string> {
   return job ?? `No job \`${id}\` (it may have been cleaned up; \`/flexvdi jobs\` lists recent ones).`;
 }
 
-const STEP_MARK: Record<string, string> = { done: '✅', failed: '❌', skipped: '⏭️' };
+const STEP_MARK: Record<string, string> = { done: '✅', warning: '⚠️', failed: '❌', skipped: '⏭️' };
 const returnSchema = z.object({ summary: z.string() });
 
 export const BUILTINS: readonly Builtin[] = [
@@ -156,14 +158,16 @@ export const BUILTINS: readonly Builtin[] = [
   }),
   defineBuiltin({
     id: 'job',
-    summary: "One job's steps, state and result",
-    examples: ['/flexvdi job j-3k9x0a1b2c'],
-    args: z.object({ id: jobIdArg }).strict(),
+    summary:
+      "One job's steps, state and result; with --host, each remote command it ran there and its output",
+    examples: ['/flexvdi job j-3k9x0a1b2c', '/flexvdi job j-3k9x0a1b2c --host host2'],
+    args: z.object({ id: jobIdArg, host: z.string().max(253).optional() }).strict(),
     positionals: ['id'],
     access: 'anyone',
     answer: async ({ ctx }, a) => {
       const job = await findJob(ctx, a.id);
       if (typeof job === 'string') return job;
+      if (a.host !== undefined) return rawOutputOf(ctx, a.id, a.host);
       const progress = jobProgressSchema.safeParse(job.progress);
       const view = progress.success ? progress.data : { steps: [], hosts: {} };
       const steps = view.steps.map((s) => md`  ${STEP_MARK[s.state] ?? '◻️'} ${s.title}`);
@@ -256,3 +260,38 @@ export const BUILTINS: readonly Builtin[] = [
     },
   }),
 ];
+
+/** Room for one ephemeral answer (Slack shows up to 40 000 characters; a screenful is more useful). */
+const RAW_ANSWER_CHARS = 3800;
+
+/** `/flexvdi job <id> --host <h>`: the remote operations of a job on one Host, newest kept when too long. */
+async function rawOutputOf(ctx: BotContext, jobId: string, host: string): Promise<string> {
+  const h = findHost(ctx.config, host);
+  if (!h) return md`\`${host}\` is not a Host of the inventory (a name, FQDN or IP).`.mrkdwn;
+  const entries = await new RawOutput(ctx.redis, ctx.keys.rawOutput, ctx.log).entries(jobId, h.name);
+  if (!entries.length)
+    return md`Job \`${jobId}\` has no recorded remote operations on *${h.name}* (it did not touch it, or the record expired after 7 days).`
+      .mrkdwn;
+  const blocks = entries.map((e) => {
+    const how = e.error ? `failed (${e.error})` : e.code === null ? 'no exit status' : `exit ${e.code}`;
+    const out = [
+      e.stdout && md`\`\`\`${e.stdout}\`\`\``,
+      e.stderr && md`stderr: \`\`\`${e.stderr}\`\`\``,
+    ].filter((x): x is Md => x instanceof Md);
+    return joinMd([md`\`${e.at.slice(11, 19)}\` ${e.op} \`${e.what}\` → ${how}, ${e.ms} ms`, ...out], md`\n`);
+  });
+  const head = md`*Job \`${jobId}\` on ${h.name}*: ${entries.length} remote operation${entries.length === 1 ? '' : 's'}, oldest first (secrets redacted)`;
+  const kept: Md[] = [];
+  let size = head.mrkdwn.length;
+  for (const b of [...blocks].reverse()) {
+    if (size + b.mrkdwn.length + 1 > RAW_ANSWER_CHARS) break;
+    kept.unshift(b);
+    size += b.mrkdwn.length + 1;
+  }
+  const cut = blocks.length - kept.length;
+  return lines([
+    head,
+    ...(cut ? [md`…${cut} older operation${cut === 1 ? '' : 's'} not shown`] : []),
+    ...kept,
+  ]);
+}

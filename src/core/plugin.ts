@@ -188,9 +188,14 @@ export interface StepContext<A, P, D> extends PlanContext<A, D> {
   readonly checkpoint: SubCheckpoints;
   /** `ctx.result(someStep)`: that step's result, typed and validated; an internal error if it has not run. */
   readonly result: StepResults;
+  /**
+   * The step ran but could not do all of its work (a read that got no answer, a Host that did not reply):
+   * the step is shown ⚠️ with this text instead of ✅. Return what was found as usual.
+   */
+  finding(text: string): void;
 }
 
-export type ResultContext<A, P, D> = Omit<StepContext<A, P, D>, 'progress' | 'checkpoint'>;
+export type ResultContext<A, P, D> = Omit<StepContext<A, P, D>, 'progress' | 'checkpoint' | 'finding'>;
 
 // ---------------------------------------------------------------------------------------------- steps
 
@@ -261,6 +266,8 @@ export interface StepEnv {
   readonly attempt: number;
   readonly progress: ProgressReporter;
   readonly checkpoint: SubCheckpoints;
+  /** Records that the running step could not do all of its work (see StepContext.finding). */
+  readonly finding: (text: string) => void;
   /** Results so far, by step id (already validated by `BoundStep.accept` or by the step's run). */
   readonly results: ReadonlyMap<string, unknown>;
 }
@@ -293,7 +300,7 @@ export interface BoundCommand {
 
 export interface BoundRun {
   readonly steps: readonly BoundStep[];
-  result(env: Omit<StepEnv, 'progress' | 'checkpoint'>): Promise<CommandResult>;
+  result(env: Omit<StepEnv, 'progress' | 'checkpoint' | 'finding'>): Promise<CommandResult>;
 }
 
 /** A command in a collection: its info, and `bind`, which parses the args with the command's own schema. */

@@ -6,7 +6,8 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { PlanEnv, PluginServices, RunnableCommand, StepEnv } from '../core/plugin.js';
+import type { PlanEnv, PluginServices, StepEnv } from '../core/plugin.js';
+import type { Registry } from '../core/registry.js';
 import type { Metrics } from '../metrics.js';
 import type { AuditLog } from './audit.js';
 import type { CancelBoard } from './cancel.js';
@@ -15,6 +16,7 @@ import type { JobMessages } from './job-messages.js';
 import type { Keys } from './keys.js';
 import type { HostLocks } from './locks.js';
 import type { JobEnvelope, JobEnvelopeParsed, JobName } from './queue.js';
+import type { RawOutput } from './raw-output.js';
 import type { JobReporter } from './reporter.js';
 
 export interface WorkerTuning {
@@ -31,7 +33,9 @@ export interface Engine {
   keys: Keys;
   metrics: Metrics;
   services: PluginServices;
-  commands: ReadonlyMap<string, RunnableCommand>;
+  /** Commands are bound per job, so a plugin's dependencies get the job's services (its log, its SSH). */
+  registry: Registry;
+  raw: RawOutput;
   messages: JobMessages;
   audit: AuditLog;
   cancels: CancelBoard;
@@ -47,27 +51,28 @@ export interface JobRun {
   jobId: string;
   data: JobEnvelopeParsed;
   log: Logger;
+  /** The plugins' services for this job: its logger, and an SSH pool that records raw output per Host. */
+  services: PluginServices;
   reporter: JobReporter;
   ctl: AbortController;
   /** BullMQ's lock token of this attempt (to move the job to delayed). */
   token: string | undefined;
 }
 
-/** What a plan sees of its job: who asked, the services (with the job's logger), the job's signal. */
-export function planEnv(e: Engine, r: JobRun): PlanEnv {
+/** What a plan sees of its job: who asked, the job's services, the job's signal. */
+export function planEnv(r: JobRun): PlanEnv {
   return {
     requester: r.data.requester,
     isAdmin: r.data.isAdmin,
-    services: { ...e.services, log: r.log },
+    services: r.services,
     signal: r.ctl.signal,
   };
 }
 
 /** What the steps and the result see: the plan's view plus the job id, attempt and results so far. */
 export function runEnv(
-  e: Engine,
   r: JobRun,
   results: ReadonlyMap<string, unknown>,
-): Omit<StepEnv, 'progress' | 'checkpoint'> {
-  return { ...planEnv(e, r), jobId: r.jobId, attempt: r.job.attemptsMade + 1, results };
+): Omit<StepEnv, 'progress' | 'checkpoint' | 'finding'> {
+  return { ...planEnv(r), jobId: r.jobId, attempt: r.job.attemptsMade + 1, results };
 }

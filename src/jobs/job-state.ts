@@ -26,7 +26,7 @@ export const JOB_STATES = [
 ] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
-export const STEP_STATES = ['pending', 'running', 'done', 'skipped', 'failed'] as const;
+export const STEP_STATES = ['pending', 'running', 'done', 'warning', 'skipped', 'failed'] as const;
 export type StepState = (typeof STEP_STATES)[number];
 export const HOST_STATES = ['pending', 'running', 'ok', 'failed', 'skipped'] as const;
 

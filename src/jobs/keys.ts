@@ -14,6 +14,7 @@ export function keys(prefix: string) {
     cancelChannel: `${prefix}:cancel-events`,
     posted: (key: string) => `${prefix}:posted:${key}`,
     jobRecord: (recordId: string) => `${prefix}:job-state:${recordId}`,
+    rawOutput: (jobId: string, host: string) => `${prefix}:raw:${jobId}:${host}`,
     messageRate: (channel: string, ts: string) => `${prefix}:msg-rate:${channel}:${ts}`,
   };
 }

@@ -18,7 +18,7 @@ export async function planPhase(e: Engine, r: JobRun, cmd: BoundCommand) {
     r.log.info({ confirmId }, 'plan already acted on; nothing to do');
     return { planned: true, confirmId };
   }
-  const plan = await cmd.plan(planEnv(e, r));
+  const plan = await cmd.plan(planEnv(r));
   if (plan.refused || plan.noop) {
     await finishPlanned(e, r, plan, {});
     return { planned: false, refused: plan.refused?.plain() ?? null };

@@ -34,9 +34,10 @@ export async function processJob(e: Engine, job: FlexJob, token: string | undefi
     await initialRecord(e, jobId, data),
   );
   const ctl = e.cancels.track(jobId);
-  const r: JobRun = { job, jobId, data, log, reporter, ctl, token };
+  const services = { ...e.services, log, ssh: e.raw.recording(e.services.ssh, jobId) };
+  const r: JobRun = { job, jobId, data, log, services, reporter, ctl, token };
   try {
-    const command = e.commands.get(job.name);
+    const command = e.registry.runnable(services).get(job.name);
     if (!command)
       throw new AppError(ErrorCode.jobUnknownCommand, `no command "${job.name}"`, {
         userMessage: `This job's command \`${job.name}\` is not installed on this worker; nothing was run.`,

@@ -35,7 +35,7 @@ export async function runPhase(e: Engine, r: JobRun, run: BoundRun, resources: s
   try {
     const checkpoints = new Checkpoints(e.redis, e.keys.checkpoints(r.jobId), r.log);
     const results = await runSteps(e, r, run, checkpoints);
-    const result = await run.result(runEnv(e, r, results));
+    const result = await run.result(runEnv(r, results));
     return await finishRun(e, r, result);
   } finally {
     if (renew) clearInterval(renew);
@@ -87,7 +87,13 @@ async function runSteps(
     return { id: s.id, title: s.title, state, ...(ok?.ok ? { detail: 'done in an earlier run' } : {}) };
   });
   r.reporter.set({ state: 'running', steps: view });
-  const env = (): StepEnv => ({ ...runEnv(e, r, results), progress: r.reporter, checkpoint: checkpoints });
+  const findings: string[] = [];
+  const env = (): StepEnv => ({
+    ...runEnv(r, results),
+    progress: r.reporter,
+    checkpoint: checkpoints,
+    finding: (text) => findings.push(text),
+  });
   for (const [i, step] of run.steps.entries()) {
     if (results.has(step.id)) continue;
     await stopIfAsked(e, r);
@@ -99,7 +105,10 @@ async function runSteps(
       const value = await step.run(env());
       results.set(step.id, value);
       await checkpoints.saveStep(step.id, value);
-      view[i] = { ...view[i]!, state: 'done' };
+      // A step that could not do all of its work is not ✅: it says what it could not do.
+      view[i] = findings.length
+        ? { ...view[i]!, state: 'warning', detail: findings.splice(0).join('; ').slice(0, 300) }
+        : { ...view[i]!, state: 'done' };
       e.metrics.steps.observe({ command: r.job.name, step: step.id, outcome: 'ok' }, seconds());
       r.log.info({ step: step.id, ms: Math.round(seconds() * 1000) }, 'step done');
     } catch (err) {

@@ -19,6 +19,7 @@ import { keys } from './keys.js';
 import { HostLocks } from './locks.js';
 import { processJob } from './process-job.js';
 import type { JobEnvelope, JobName } from './queue.js';
+import { RawOutput } from './raw-output.js';
 
 export interface WorkerDeps {
   config: Config;
@@ -58,7 +59,8 @@ export async function createWorker(deps: WorkerDeps): Promise<FlexWorker> {
     keys: k,
     metrics: deps.metrics,
     services,
-    commands: deps.registry.runnable(services),
+    registry: deps.registry,
+    raw: new RawOutput(cmd, k.rawOutput, deps.log),
     messages: new JobMessages({ slack: deps.slack, redis: cmd, keys: k, log: deps.log }),
     audit: new AuditLog(cmd, k.audit),
     cancels,

@@ -34,6 +34,7 @@ const STEP_ICON: Record<StepState, string> = {
   pending: '◻️',
   running: '⏳',
   done: '✅',
+  warning: '⚠️',
   skipped: '⏭️',
   failed: '❌',
 };

@@ -195,3 +195,18 @@ describe('the job message is posted once, and a channel that refuses the bot is 
     s.double.reset(); // the faults left queued must not reach another test
   });
 });
+
+describe('a step that could not do all of its work is not ✅', () => {
+  it('is shown ⚠️ with what it could not do (escaped), in the message and in /flexvdi job', async () => {
+    await s.send('test probe fnd --finding');
+    const msg = await s.waitForMessage(/test probe fnd --finding — completed/);
+    const text = JSON.stringify(msg.blocks);
+    expect(text).toContain('⚠️ Read — the &lt;!channel&gt; thing could not be read');
+    expect(text).not.toContain('✅ Read');
+    const ok = await (async () => {
+      await s.send('test probe fine');
+      return s.waitForMessage(/test probe fine — completed/);
+    })();
+    expect(JSON.stringify(ok.blocks)).toContain('✅ Read');
+  });
+});

@@ -104,6 +104,20 @@ describe('first node', () => {
     expect(settings).toMatch(/^O2CB_ENABLED=true$/m);
     expect(settings).toMatch(new RegExp(`^O2CB_BOOTCLUSTER=${CLUSTER}$`, 'm'));
     expect(await ocfs2Files(NAME, 'host1')).toEqual(['cluster.conf']); // no previous file, no backup
+
+    // raw output on demand: each remote operation the job made on host1, with its exit code and output
+    const jobId = runs[0]!.id!;
+    const before = s.double.ephemerals(OPS, ADMIN).length;
+    await s.send(`job ${jobId} --host host1.flexvdi.test`);
+    const raw = await eventually(s, () => s.double.ephemerals(OPS, ADMIN)[before]);
+    expect(raw.text).toContain(`*Job \`${jobId}\` on host1*`);
+    expect(raw.text).toMatch(/write `\/etc\/ocfs2\/cluster\.conf` → exit 0/);
+    expect(raw.text).toMatch(/exec `[^`]*o2cb[^`]*` → exit 0/);
+    expect(raw.text).toContain('secrets redacted');
+    const none = s.double.ephemerals(OPS, ADMIN).length;
+    await s.send(`job ${jobId} --host host3`);
+    const other = await eventually(s, () => s.double.ephemerals(OPS, ADMIN)[none]);
+    expect(other.text).toContain('has no recorded remote operations on *host3*');
   });
 
   it('the same command again is a no-op that says so', async () => {

@@ -92,7 +92,7 @@ export function waitForState(s: Stack, ts: string, re: RegExp, timeoutMs = 60_00
   );
 }
 
-const FINAL = /— (awaiting confirmation|refused|noop|completed|failed|cancelled)/;
+const FINAL = /— (awaiting confirmation|refused|noop|completed|failed|partly done|cancelled)/;
 
 /** Sends `/flexvdi <text>` and waits for that command's plan (or refusal, no-op, result). */
 export async function planOf(
@@ -127,7 +127,7 @@ export async function runConfirmed(s: Stack, text: string, timeoutMs = 120_000) 
   const plan = await planOf(s, text);
   if (!plan.confirmId) throw new Error(`no Confirm button for ${text}:\n${plan.text}`);
   await s.click(OPS, plan.ts);
-  const done = await waitForState(s, plan.ts, /— (completed|failed|cancelled)/, timeoutMs);
+  const done = await waitForState(s, plan.ts, /— (completed|failed|partly done|cancelled)/, timeoutMs);
   return { ts: plan.ts, jobId: runJobIdFor(plan.confirmId), text: done, plan: plan.text };
 }
 

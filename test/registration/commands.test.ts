@@ -80,6 +80,7 @@ function bound(c: typeof hostsCommand, args: unknown): BoundCommand {
 
 /** What the engine gives a step or a result: an admin's job, no checkpoints kept. */
 const envFor = (s: PluginServices, results: ReadonlyMap<string, unknown>): StepEnv => ({
+  finding: () => {},
   requester: 'U1',
   isAdmin: true,
   services: s,

@@ -48,7 +48,7 @@ export function waitForState(s: Stack, ts: string, re: RegExp, timeoutMs = 60_00
   );
 }
 
-const FINAL = /— (awaiting confirmation|refused|noop|completed|failed|cancelled)/;
+const FINAL = /— (awaiting confirmation|refused|noop|completed|failed|partly done|cancelled)/;
 
 /** Sends `/flexvdi <text>` and waits for the plan (or refusal / no-op / failure) of that command. */
 export async function planOf(
@@ -82,7 +82,7 @@ export async function runConfirmed(
   if (!plan.confirmId) throw new Error(`no Confirm button for ${text}:\n${plan.text}`);
   await s.click(OPS, plan.ts);
   const jobId = runJobIdFor(plan.confirmId);
-  const done = await waitForState(s, plan.ts, /— (completed|failed|cancelled)/, timeoutMs);
+  const done = await waitForState(s, plan.ts, /— (completed|failed|partly done|cancelled)/, timeoutMs);
   return { ts: plan.ts, jobId, text: done, plan: plan.text };
 }
 

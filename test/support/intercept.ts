@@ -10,7 +10,7 @@ export interface StepCall {
   /** A step id, or `result` for the command's result. */
   step: string;
   args: unknown;
-  env: Omit<StepEnv, 'progress' | 'checkpoint'>;
+  env: Omit<StepEnv, 'progress' | 'checkpoint' | 'finding'>;
   run(env?: Partial<StepEnv>): Promise<unknown>;
 }
 

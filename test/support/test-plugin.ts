@@ -38,7 +38,11 @@ const changePins = z.object({ fingerprint: z.string() });
 type ChangePins = z.output<typeof changePins>;
 const stepOutput = z.object({ step: z.enum(['a', 'b', 'c']), host: z.string() });
 const probeArgs = z
-  .object({ label: z.string().max(200).optional(), slowMs: z.number().int().min(0).max(10_000).default(0) })
+  .object({
+    label: z.string().max(200).optional(),
+    slowMs: z.number().int().min(0).max(10_000).default(0),
+    finding: z.boolean().default(false),
+  })
   .strict();
 type ProbeArgs = z.output<typeof probeArgs>;
 
@@ -118,6 +122,7 @@ export function createTestPlugin(o: TestPluginOptions): Plugin<undefined> {
         ctx.progress.host(`p${Math.floor(waited / 100)}`, 'ok');
         await new Promise((r) => setTimeout(r, 100));
       }
+      if (ctx.args.finding) ctx.finding('the <!channel> thing could not be read');
       await redis.rpush(key, `${ctx.jobId}:read:done`);
       return { label: ctx.args.label ?? null };
     },

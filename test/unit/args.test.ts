@@ -150,7 +150,7 @@ describe('built-ins through parseCommandText', () => {
   it('`job x` is refused, naming `id`', () => {
     const m = failure('job x');
     expect(m).toContain('`id`');
-    expect(m).toContain('Usage: `/flexvdi job <id>`');
+    expect(m).toContain('Usage: `/flexvdi job <id> [--host HOST]`');
     expect(failure('job')).toContain('`id`: is required');
     const fine = parseCommandText(registry, 'job J-3K9X0A1B2C');
     expect(fine.ok && fine.value.kind === 'builtin' && fine.value.builtin.info.id).toBe('job');

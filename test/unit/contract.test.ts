@@ -63,6 +63,7 @@ const signal = new AbortController().signal;
 function stepEnv(s: PluginServices, results: ReadonlyMap<string, unknown>): StepEnv {
   const saved = new Map<string, unknown>();
   return {
+    finding: () => {},
     requester: 'U0REQ1',
     isAdmin: true,
     services: s,

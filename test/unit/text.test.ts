@@ -169,3 +169,19 @@ describe('mdSchema', () => {
     expect(mdSchema.safeParse(null).success).toBe(false);
   });
 });
+
+describe('raw output redaction', () => {
+  it('removes private keys, password/secret/token values and Slack tokens; leaves the rest', async () => {
+    const { redact } = await import('../../src/jobs/raw-output.js');
+    const out = redact(
+      'ok\n-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\nBBBB\n-----END OPENSSH PRIVATE KEY-----\npassword=hunter2 secret: "s 3" token=abc xoxb-123-456 end',
+    );
+    expect(out).not.toMatch(/AAAA|BBBB|hunter2|s 3|abc|xoxb-123/);
+    expect(out).toContain('[redacted private key]');
+    expect(out).toContain('password=[redacted]');
+    expect(out).toContain('secret: [redacted]');
+    expect(out).toContain('[redacted slack token]');
+    expect(out.startsWith('ok\n')).toBe(true);
+    expect(out.endsWith(' end')).toBe(true);
+  });
+});

@@ -142,6 +142,8 @@ const read = step({
       },
       { concurrency: config.inventory.ssh.concurrency, signal: ctx.signal },
     );
+    const unreachable = results.filter((r) => !r.ok).map((r) => r.target.name);
+    if (unreachable.length) ctx.finding(`could not read ${unreachable.join(', ')}`);
     return results.map((r) => {
       if (r.ok) return { host: r.target.name, reachable: true, state: r.value };
       ctx.progress.host(r.target.name, 'failed', r.error.code);

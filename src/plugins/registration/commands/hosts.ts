@@ -44,6 +44,8 @@ const managerStep = hostsStep({
   }),
   run: async (ctx) => {
     const reg = await registeredHosts(ctx.services, { fallback: 'inventory', signal: ctx.signal });
+    if (reg.from !== 'manager')
+      ctx.finding(`the Manager could not be read: ${reg.managerError ?? 'no answer'}`);
     return {
       from: reg.from,
       ...(reg.managerError === undefined ? {} : { error: reg.managerError }),
@@ -85,6 +87,8 @@ const keysStep = hostsStep({
         ctx.progress.host(r.target.name, 'failed', r.error.code);
       }
     }
+    const unread = Object.keys(hosts);
+    if (unread.length) ctx.finding(`could not read ${unread.join(', ')}`);
     const pins = await productPins(config, registered);
     const members = registered.map((h) =>
       memberOf(h, states.get(h.name)?.flexvdiPub?.key ?? null, pins.get(h.name) ?? []),
