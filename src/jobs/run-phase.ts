@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { BoundRun, StepEnv } from '../core/plugin.js';
 import { prose } from '../core/text.js';
 import { AppError, asAppError, ErrorCode, errorCode } from '../errors.js';
+import type { SshPool } from '../ssh/index.js';
 import { Checkpoints } from './checkpoints.js';
 import { type Engine, type JobRun, runEnv } from './engine.js';
 import { finishRun } from './finish.js';
@@ -16,8 +17,12 @@ import type { HeldLocks } from './locks.js';
 
 type StepView = z.output<typeof stepViewSchema>;
 
-export async function runPhase(e: Engine, r: JobRun, run: BoundRun, resources: string[]) {
-  const held = await takeLocks(e, r, resources);
+export async function runPhase(e: Engine, job: JobRun, run: BoundRun, resources: string[]) {
+  const held = await takeLocks(e, job, resources);
+  // Every write this job makes to a Host first checks, in Redis, that the job still holds its locks.
+  const r: JobRun = held
+    ? { ...job, services: { ...job.services, ssh: fenced(job.services.ssh, held, job) } }
+    : job;
   const renew = held
     ? setInterval(
         () => {
@@ -44,6 +49,29 @@ export async function runPhase(e: Engine, r: JobRun, run: BoundRun, resources: s
       ?.release()
       .catch((err: unknown) => r.log.warn({ err: String(err) }, 'could not release the Host locks'));
   }
+}
+
+/**
+ * The job's SSH pool, with each write preceded by a check that the job's locks are still its own (the
+ * lease's fence value in Redis): a job that lost a Host to another job (its lease lapsed while it was
+ * paused, and another job took the Host) fails that write with `lock.lost` instead of writing, even if its
+ * renewal timer has not fired yet. The check and the write are two steps, not one atomic act on the Host:
+ * what this guarantees is in the README ("Locks").
+ */
+function fenced(ssh: SshPool, held: HeldLocks, r: JobRun): SshPool {
+  return {
+    ...ssh,
+    writeFileAtomic: async (t, path, content, opts) => {
+      try {
+        await held.renew();
+      } catch (err) {
+        const lost = asAppError(err);
+        if (lost.code === ErrorCode.lockLost) r.ctl.abort(lost);
+        throw lost;
+      }
+      return ssh.writeFileAtomic(t, path, content, opts);
+    },
+  };
 }
 
 /** Takes every lock or waits: a busy Host puts the job back as delayed (it says so) and tries again later. */

@@ -29,6 +29,8 @@ const changeArgs = z
     failCode: z.string().default('test.boom'),
     failTimes: z.number().int().min(0).default(1000),
     progressBurst: z.number().int().min(0).max(500).default(0),
+    /** Step b waits for the test's go (a Redis key), ignoring its abort signal, then writes a file on the host. */
+    write: z.boolean().default(false),
     refuse: z.boolean().default(false),
     noop: z.boolean().default(false),
   })
@@ -65,6 +67,14 @@ export function createTestPlugin(o: TestPluginOptions): Plugin<undefined> {
             }
             await new Promise((r) => setTimeout(r, 20));
           }
+        }
+        if (id === 'b' && ctx.args.write) {
+          const go = `${key}:go:${ctx.jobId}`;
+          while (!(await redis.exists(go))) await new Promise((r) => setTimeout(r, 20));
+          await redis.del(go);
+          const t = { name: ctx.args.host, host: '127.0.0.1', port: 22 };
+          await ctx.services.ssh.writeFileAtomic(t, '/etc/flexvdi-test', `written by ${ctx.jobId}`);
+          await redis.rpush(key, `${ctx.jobId}:${id}:wrote`);
         }
         if (ctx.args.failStep === id) {
           const n = await redis.incr(`${key}:fails:${ctx.jobId}:${id}`);
