@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobProgressSchema, jobRecordSchema } from '../../src/jobs/job-state.js';
 import { keys } from '../../src/jobs/keys.js';
 import { jobOptions } from '../../src/jobs/queue.js';
-import { renderJob } from '../../src/slack/job-view.js';
-import { ADMIN, OPS, type Stack, startStack } from '../support/harness.js';
+import { CANCEL_ACTION, renderJob } from '../../src/slack/job-view.js';
+import { ADMIN, OPS, type Stack, startStack, USER } from '../support/harness.js';
 import { planOf, traceOf, until, waitForState } from './helpers.js';
 
 let s: Stack;
@@ -208,5 +208,32 @@ describe('a step that could not do all of its work is not ✅', () => {
       return s.waitForMessage(/test probe fine — completed/);
     })();
     expect(JSON.stringify(ok.blocks)).toContain('✅ Read');
+  });
+});
+
+describe('consistent refusals for every unauthorized click', () => {
+  it('a non-admin clicking Confirm or Cancel on a plan already confirmed is refused and audited, not told who confirmed', async () => {
+    const plan = await planOf(s, 'test change rf1');
+    await s.click(OPS, plan.ts);
+    await waitForState(s, plan.ts, /— completed/);
+    const before = s.double.ephemerals(OPS, USER).length;
+    // (clicks on the buttons as they were: the message no longer shows them)
+    await s.click(OPS, plan.ts, { user: USER, value: plan.confirmId });
+    await s.click(OPS, plan.ts, { user: USER, actionId: CANCEL_ACTION, value: plan.confirmId });
+    const told = await s.double.waitFor(() => {
+      const e = s.double.ephemerals(OPS, USER).slice(before);
+      return e.length >= 2 ? e : undefined;
+    });
+    for (const e of told) {
+      expect(e.text).toMatch(/^Only a flexVDI admin can (confirm|cancel) this plan\.$/);
+      expect(e.text).not.toContain('Already confirmed');
+    }
+    const refusals = await until(async () => {
+      const rows = (await s.redis.xrange(`${s.prefix}:audit`, '-', '+')).filter(
+        ([, f]) => f.includes(USER) && f.includes('refused') && f.join(' ').includes(plan.confirmId),
+      );
+      return rows.length >= 2 ? rows : undefined;
+    });
+    expect(refusals).toHaveLength(2);
   });
 });

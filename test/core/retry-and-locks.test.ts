@@ -126,6 +126,29 @@ describe('per-Host locks', () => {
     }
   });
 
+  it('two commands naming the same inventory Host differently (name, FQDN, IP) exclude each other', async () => {
+    // h1 is the inventory's Host h1.flexvdi.test, 10.230.9.11 (test/support/harness.ts)
+    const first = await confirmed('test change h1 --slow-ms 1500');
+    await until(
+      async () => (await traceOf(s, first.jobId)).includes('a:start'),
+      20_000,
+      'first job to start',
+    );
+    const byFqdn = await confirmed('test change h1.flexvdi.test');
+    const byIp = await confirmed('test change 10.230.9.11');
+    for (const j of [first, byFqdn, byIp]) await waitForState(s, j.ts, /— completed/);
+    const trace = await s.trace();
+    const idx = (id: string, e: string) => trace.indexOf(`${id}:${e}`);
+    for (const j of [byFqdn, byIp]) {
+      expect(idx(j.jobId, 'a:start')).toBeGreaterThan(idx(first.jobId, 'c:done'));
+      expect(s.double.edits(OPS, j.ts).some((e) => e.text.includes('— waiting'))).toBe(true);
+    }
+    // and the two later ones did not overlap either
+    const [a, b] =
+      idx(byFqdn.jobId, 'a:start') < idx(byIp.jobId, 'a:start') ? [byFqdn, byIp] : [byIp, byFqdn];
+    expect(idx(b.jobId, 'a:start')).toBeGreaterThan(idx(a.jobId, 'c:done'));
+  });
+
   it('a job on another Host is not held back: it completes while the first is still in its step b', async () => {
     const busy = await confirmed('test change lk3 --slow-ms 30000');
     await until(async () => (await traceOf(s, busy.jobId)).includes('b:start'), 20_000, 'lk3 step b');

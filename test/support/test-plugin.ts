@@ -9,6 +9,7 @@ import { incomplete } from '../../src/core/partial.js';
 import {
   defineCommand,
   definePlugin,
+  findHost,
   NO_PINS,
   type Plugin,
   type StepContext,
@@ -23,7 +24,7 @@ export interface TestPluginOptions {
 
 const changeArgs = z
   .object({
-    host: z.string().regex(/^[a-z0-9-]+$/, 'must be a host name'),
+    host: z.string().regex(/^[a-z0-9.-]+$/, 'must be a host name, FQDN or IP'),
     slowMs: z.number().int().min(0).max(60_000).default(0),
     failStep: z.enum(['a', 'b', 'c']).optional(),
     failCode: z.string().default('test.boom'),
@@ -100,8 +101,8 @@ export function createTestPlugin(o: TestPluginOptions): Plugin<undefined> {
     mutates: true,
     access: 'admin',
     pinned: changePins,
-    // Locked as a Host is: its canonical lock id (the test Hosts are not in the inventory).
-    locks: (args) => [`host:${args.host}`],
+    // An inventory Host is locked as itself (name, FQDN or IP: one lock); other test hosts by their name.
+    locks: (args, config) => [findHost(config, args.host) ?? `host:${args.host}`],
     plan: async (ctx) => {
       await redis.rpush(key, `plan:${ctx.args.host}`);
       return {
