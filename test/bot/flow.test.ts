@@ -63,12 +63,15 @@ describe('bad input', () => {
     expect((await runJobs()).length).toBe(before);
   });
 
-  it('passes unicode and shell metacharacters through as data, never as code', async () => {
-    await s.send('test probe "héllo $(id) `uname` ; | && 日本"', { user: USER });
+  it('passes unicode and shell metacharacters to the step exactly as typed, and shows them escaped', async () => {
+    const typed = 'héllo $(id) `uname` ; | && 日本';
+    await s.send(`test probe "${typed}"`, { user: USER });
     const msg = await s.waitForMessage(/probed/);
-    expect(msg.text + blocksText(msg.blocks)).toContain(
-      'héllo $(id) `uname` ; | &amp;&amp; 日本'.replace(/`/g, '`'),
-    );
+    // the step got the string itself (nothing expanded, nothing lost)
+    expect((await s.trace()).filter((t) => t.endsWith(`:label:${typed}`))).toHaveLength(1);
+    // Slack shows it as text: & escaped, backticks replaced so they cannot open a code span
+    expect(blocksText(msg.blocks)).toContain('héllo $(id) ˋunameˋ ; | &amp;&amp; 日本');
+    expect(blocksText(msg.blocks)).not.toContain('`uname`');
   });
 
   it('refuses a mutating command from a non-admin and in a non-ops channel, and audits it', async () => {

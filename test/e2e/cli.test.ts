@@ -4,7 +4,7 @@
  * console, /healthz and /metrics, a clean SIGTERM; and the start-up errors an operator can meet.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local-redis.js';
@@ -36,10 +36,21 @@ function run(
   });
 }
 
+/** The newest modification time of any file under `dir` (ms). */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
 beforeAll(() => {
-  // The test command builds first (scripts/setup.sh); build here too when a file runs alone.
-  if (!existsSync(cli))
+  // Never test a stale build: build when dist/ is missing or older than any source file.
+  if (!existsSync(cli) || statSync(cli).mtimeMs < newest(path.join(root, 'src')))
     execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  expect(statSync(cli).mtimeMs).toBeGreaterThanOrEqual(newest(path.join(root, 'src')));
 });
 
 describe('start --local-slack (nothing configured)', () => {

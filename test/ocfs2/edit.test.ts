@@ -157,9 +157,17 @@ describe('Edit on the cluster summary', () => {
     const plan = await planOf(s, 'ocfs2 join host2');
     await s.click(OPS, plan.ts);
     await waitForState(s, plan.ts, /— (completed|failed)/);
+    const opened = s.double.calls().filter((c) => c.method === 'views.open').length;
+    const plans = (await s.runtimes[0]!.queue.getJobs(['completed', 'failed', 'active', 'waiting'])).length;
     await s.click(OPS, plan.ts, { actionId: EDIT_ACTION, value: plan.confirmId! });
-    await eventually(s, () =>
+    const told = await eventually(s, () =>
       s.double.ephemerals(OPS, ADMIN).find((e) => e.text.includes('This plan is no longer pending')),
+    );
+    expect(told.text).toContain('Run the command again');
+    // no editor was opened and nothing was planned again
+    expect(s.double.calls().filter((c) => c.method === 'views.open')).toHaveLength(opened);
+    expect(await s.runtimes[0]!.queue.getJobs(['completed', 'failed', 'active', 'waiting'])).toHaveLength(
+      plans,
     );
   });
 });

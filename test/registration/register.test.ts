@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Inventory } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { failHost, healHost, type TestbedInfo, testbedDown, testbedUp } from '../../src/testbed/index.js';
+import { until } from '../core/helpers.js';
 import { blocksText, OPS, type Stack, startStack, USER } from '../support/harness.js';
 import { loadInventory } from '../testbed/helpers.js';
 import {
@@ -280,7 +281,14 @@ describe('Manager failures', () => {
       await w.double.waitFor(() =>
         w.double.thread(OPS, plan.ts).find((m) => m.text.includes('manager.auth_failed')),
       );
-      await new Promise((r) => setTimeout(r, 1500)); // a retry would have happened by now
+      // no retry is coming: the plan job is failed for good (not delayed for a retry) after one attempt
+      const planJob = await until(async () => {
+        const jobs = await w.runtimes[0]!.queue.getJobs(['failed', 'delayed', 'waiting', 'active'], 0, 50);
+        const j = jobs.find((x) => x.data.text === 'register-host host4');
+        return j && (await j.isFailed()) ? j : undefined;
+      });
+      expect(planJob.attemptsMade).toBe(1);
+      expect(await w.runtimes[0]!.queue.getDelayedCount()).toBe(0);
       expect(countRefused(readFileSync(managerLog, 'utf8')) - refusedBefore).toBe(1);
       const everything = [
         ...lines,

@@ -105,7 +105,8 @@ describe('sendSigned', () => {
       });
       req.on('end', () => {
         seen.push({ headers: req.headers, body });
-        res.writeHead(201, { 'content-type': 'text/plain' }).end('got it');
+        // answers after 150 ms, so the measured time can be checked against something real
+        setTimeout(() => res.writeHead(201, { 'content-type': 'text/plain' }).end('got it'), 150);
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -126,7 +127,8 @@ describe('sendSigned', () => {
         agent,
       });
       expect(r).toMatchObject({ status: 201, body: 'got it' });
-      expect(r.ms).toBeGreaterThanOrEqual(0);
+      // the time covers the round trip: at least the server's 150 ms
+      expect(r.ms).toBeGreaterThanOrEqual(145);
       const got = seen[0]!;
       expect(got.body).toBe('{"type":"event_callback"}');
       expect(got.headers).toMatchObject({

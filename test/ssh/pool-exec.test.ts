@@ -27,7 +27,10 @@ describe('exec', () => {
   it('runs a command and returns stdout, stderr, exit code and time', async () => {
     const res = await pool.exec(f.target(), 'echo out; echo err >&2; printf "%s" "$HOME"');
     expect(res).toMatchObject({ code: 0, signal: null, stdout: `out\n${f.home}`, stderr: 'err\n' });
-    expect(res.ms).toBeGreaterThanOrEqual(0);
+    expect(Number.isInteger(res.ms)).toBe(true);
+    // the time is the call's: a command that sleeps 200 ms cannot be reported faster
+    const slow = await pool.exec(f.target(), 'sleep 0.2');
+    expect(slow.ms).toBeGreaterThanOrEqual(195);
   });
 
   it('turns a non-zero exit into ssh.command_failed without leaking stdin', async () => {
