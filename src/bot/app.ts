@@ -3,7 +3,7 @@
  * are Bolt's), or Socket Mode when an app token is configured. GET /healthz and GET /metrics are served on
  * the same port. The bot acks, enqueues and renders; it never opens SSH.
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import {
   App,
   type BlockAction,
@@ -33,6 +33,7 @@ import { handleButton } from './actions.js';
 import { handleSlashCommand } from './commands.js';
 import type { BotContext } from './context.js';
 import { EDIT_CALLBACK, handleEditClick, handleEditSubmission } from './edit.js';
+import { Enqueuer } from './enqueuer.js';
 import { healthRoutes } from './http.js';
 
 export interface BotDeps {
@@ -55,7 +56,10 @@ export interface Bot {
 export function boltLogger(log: Logger): SlackLogger {
   const l = log.child({ component: 'bolt' });
   return {
-    debug: (...m) => l.debug(m.map(String).join(' ')),
+    // Bolt logs at debug on every request: build the line only when it is written.
+    debug: (...m) => {
+      if (l.isLevelEnabled('debug')) l.debug(m.map(String).join(' '));
+    },
     info: (...m) => l.info(m.map(String).join(' ')),
     warn: (...m) => l.warn(m.map(String).join(' ')),
     error: (...m) => l.error(m.map(String).join(' ')),
@@ -97,7 +101,15 @@ export function createBot(deps: BotDeps): Bot {
       unhandledRequestTimeoutMillis: 2900,
     });
   }
-  const app = new App({ token, receiver, logger, clientOptions });
+  // No conversation store: nothing here keeps per-conversation state, and Bolt's default one looks every
+  // request's channel up in memory (creating an Error for each miss) before the listener runs.
+  const app = new App({ token, receiver, logger, clientOptions, convoStore: false });
+  const audit = new AuditLog(deps.redis, k.audit);
+  const queueSettings = {
+    attempts: config.inventory.jobs.attempts,
+    backoffMs: config.inventory.jobs.backoffMs,
+  };
+  const enqueuer = new Enqueuer({ queue: deps.queue, audit, settings: queueSettings });
   const ctx: BotContext = {
     config,
     redis: deps.redis,
@@ -105,11 +117,12 @@ export function createBot(deps: BotDeps): Bot {
     log,
     registry: deps.registry,
     metrics: deps.metrics,
-    audit: new AuditLog(deps.redis, k.audit),
+    audit,
     confirmations: new Confirmations(deps.redis, k.confirm, k.confirmUsed),
     messages: new JobMessages({ slack: app.client, redis: deps.redis, keys: k, log }),
     keys: k,
-    queueSettings: { attempts: config.inventory.jobs.attempts, backoffMs: config.inventory.jobs.backoffMs },
+    queueSettings,
+    enqueuer,
   };
   deps.metrics.watchQueue(deps.queue);
 
@@ -190,6 +203,18 @@ export function createBot(deps: BotDeps): Bot {
     async start(port: number) {
       if (receiver instanceof HTTPReceiver) {
         server = (await receiver.start(port)) as Server;
+        // The requests being handled: commands acked meanwhile are enqueued once these are answered.
+        server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+          enqueuer.requestStarted();
+          let ended = false;
+          const end = () => {
+            if (ended) return;
+            ended = true;
+            enqueuer.requestEnded();
+          };
+          res.once('finish', end);
+          res.once('close', end);
+        });
         const addr = server.address();
         return addr && typeof addr === 'object' ? addr.port : port;
       }
@@ -198,6 +223,8 @@ export function createBot(deps: BotDeps): Bot {
     },
     async stop() {
       await app.stop().catch(() => {});
+      // Commands already acked are enqueued before the queue's connection closes.
+      await enqueuer.drain();
       await ctx.messages.flush();
     },
   };

@@ -1,11 +1,12 @@
 /**
  * The slash command handler. Order matters for Slack's 3-second rule: parse and authorize synchronously
  * (cheap, in memory), ack at once (errors go back in the ack body as an ephemeral reply), and only then do
- * the slow things: post the job message, enqueue, audit.
+ * the slow things: the enqueue and its audit record (src/bot/enqueuer.ts: after the burst being acked, in one
+ * round trip with the commands acked meanwhile).
  */
 import type { AckFn, RespondArguments, RespondFn, SlashCommand } from '@slack/bolt';
 import { asAppError } from '../errors.js';
-import { deterministicId, enqueue } from '../jobs/queue.js';
+import { deterministicId } from '../jobs/queue.js';
 import { isRedisUnavailableError } from '../jobs/redis.js';
 import { authorize, isAdmin } from './auth.js';
 import type { BotContext } from './context.js';
@@ -73,18 +74,17 @@ export async function handleSlashCommand(
     return;
   }
   await ack();
-  // Everything after the ack is one Redis call (the add), deferred past the I/O already waiting so a burst
-  // of commands is acked first. The job id comes from Slack's trigger id (unique per invocation), so a
-  // redelivered or duplicated request is a no-op add. The worker posts the job message (another process).
+  // Everything after the ack is the enqueue, with its audit record: handed to the enqueuer, which sends it
+  // once the requests being handled meanwhile are answered (a burst is acked first), in one round trip with
+  // theirs. The job id comes from Slack's trigger id (unique per invocation), so a redelivered or duplicated
+  // request is a no-op add, audited once. The worker posts the job message (another process).
   const requestKey = `${command.team_id}:${command.trigger_id || `${user}:${command.text}:${Date.now()}`}`;
   const phase = spec.mutates ? 'plan' : 'run';
   const jobId = deterministicId(phase === 'plan' ? 'p' : 'j', requestKey);
-  await new Promise((r) => setImmediate(r));
   try {
-    await enqueue(
-      ctx.queue,
-      spec.id,
-      {
+    await ctx.enqueuer.enqueue({
+      name: spec.id,
+      data: {
         phase,
         text: p.text,
         args: p.args,
@@ -94,19 +94,9 @@ export async function handleSlashCommand(
         ...(command.response_url ? { responseUrl: command.response_url } : {}),
       },
       jobId,
-      ctx.queueSettings,
-    );
+      audit: { marker: ctx.keys.dedup(jobId), user, command: p.text, channel },
+    });
     ctx.metrics.commands.inc({ command: spec.id, outcome: 'enqueued' });
-    // Fix (core tests): a redelivery is a no-op add, but each delivery was audited as a new "requested"
-    // record; a marker per job id keeps the trail to one record per request (still off the ack path).
-    void ctx.redis
-      .set(ctx.keys.dedup(jobId), '1', 'EX', 86_400, 'NX')
-      .then((first) =>
-        first === 'OK'
-          ? ctx.audit.record({ user, command: p.text, channel, outcome: 'requested', jobId })
-          : undefined,
-      )
-      .catch(() => {});
   } catch (err) {
     const e = asAppError(err);
     ctx.log.error({ err: e.message, code: e.code, command: spec.id, user }, 'could not enqueue the command');

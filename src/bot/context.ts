@@ -9,6 +9,7 @@ import type { JobMessages } from '../jobs/job-messages.js';
 import type { Keys } from '../jobs/keys.js';
 import type { FlexQueue, QueueSettings } from '../jobs/queue.js';
 import type { Metrics } from '../metrics.js';
+import type { Enqueuer } from './enqueuer.js';
 
 export interface BotContext {
   config: Config;
@@ -23,4 +24,6 @@ export interface BotContext {
   messages: JobMessages;
   keys: Keys;
   queueSettings: QueueSettings;
+  /** Enqueues after the ack (batched behind the requests still being answered). */
+  enqueuer: Enqueuer;
 }

@@ -10,6 +10,10 @@ export type ParsedText =
   | { kind: 'builtin'; builtin: Builtin; answer: (call: BuiltinCall) => Promise<string>; text: string }
   | { kind: 'command'; spec: CommandInfo; args: unknown; text: string };
 
+/** The built-ins as `matchCommand` takes them, built once. */
+const BUILTIN_MATCHERS = BUILTINS.map((b) => ({ id: b.info.id, b }));
+const CONTROL_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
 export function parseCommandText(registry: Registry, raw: string): Result<ParsedText> {
   if (raw.length > MAX_TEXT_LENGTH) {
     return {
@@ -20,7 +24,7 @@ export function parseCommandText(registry: Registry, raw: string): Result<Parsed
     };
   }
   // Control characters have no business in a command; refuse rather than guess.
-  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(raw)) {
+  if (CONTROL_CHARS.test(raw)) {
     return {
       ok: false,
       error: new AppError(ErrorCode.argsInvalid, 'control characters', {
@@ -32,10 +36,7 @@ export function parseCommandText(registry: Registry, raw: string): Result<Parsed
   const tokens = tokenize(text);
   if (!tokens.ok) return tokens;
   const words = tokens.value.length ? tokens.value : ['help'];
-  const builtin = matchCommand(
-    BUILTINS.map((b) => ({ id: b.info.id, b })),
-    words,
-  );
+  const builtin = matchCommand(BUILTIN_MATCHERS, words);
   if (builtin) {
     const bound = builtin.spec.b.parse(builtin.rest);
     if (!bound.ok) return bound;

@@ -69,35 +69,51 @@ function unwrap(t: z.ZodTypeAny): z.ZodTypeAny {
   }
 }
 
-function isOptional(t: z.ZodTypeAny): boolean {
-  return t.isOptional();
+/** What parsing and help need of a spec's schema, computed once per spec (specs are immutable). */
+interface SpecShape {
+  shape: Record<string, z.ZodTypeAny>;
+  /** Per field: the schema without optional/default/effects wrappers, and whether it may be left out. */
+  fields: Map<string, { inner: z.ZodTypeAny; optional: boolean }>;
+  /** The `--flags` it takes, for the unknown-option message. */
+  flags: string[];
+  usage: string;
 }
-
-function shapeOf(spec: CommandSpec): Record<string, z.ZodTypeAny> {
-  const inner = unwrap(spec.args);
-  return inner instanceof z.ZodObject ? (inner.shape as Record<string, z.ZodTypeAny>) : {};
-}
+const analysed = new WeakMap<CommandSpec, SpecShape>();
+const ANY_STRING = z.string();
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const camel = (s: string) => s.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
-export function usage(spec: CommandSpec): string {
-  const shape = shapeOf(spec);
+function shapeOf(spec: CommandSpec): SpecShape {
+  const hit = analysed.get(spec);
+  if (hit) return hit;
+  const inner = unwrap(spec.args);
+  const shape = inner instanceof z.ZodObject ? (inner.shape as Record<string, z.ZodTypeAny>) : {};
+  const fields = new Map<string, { inner: z.ZodTypeAny; optional: boolean }>();
+  // `isOptional()` runs the schema on undefined: done once here, not per request.
+  for (const [k, t] of Object.entries(shape)) fields.set(k, { inner: unwrap(t), optional: t.isOptional() });
   const parts = [`/flexvdi ${spec.id}`];
   for (const p of spec.positionals) {
-    const t = shape[p];
-    parts.push(t && isOptional(t) ? `[<${kebab(p)}>]` : `<${kebab(p)}>`);
+    const f = fields.get(p);
+    parts.push(f?.optional ? `[<${kebab(p)}>]` : `<${kebab(p)}>`);
   }
-  for (const [k, t] of Object.entries(shape)) {
+  const flags: string[] = [];
+  for (const [k, f] of fields) {
     if (spec.positionals.includes(k)) continue;
-    const inner = unwrap(t);
+    flags.push(`--${kebab(k)}`);
     const flag =
-      inner instanceof z.ZodBoolean
+      f.inner instanceof z.ZodBoolean
         ? `--${kebab(k)}`
-        : `--${kebab(k)} ${inner instanceof z.ZodNumber ? 'N' : kebab(k).toUpperCase().replace(/-/g, '_')}`;
-    parts.push(isOptional(t) || inner instanceof z.ZodBoolean ? `[${flag}]` : flag);
+        : `--${kebab(k)} ${f.inner instanceof z.ZodNumber ? 'N' : kebab(k).toUpperCase().replace(/-/g, '_')}`;
+    parts.push(f.optional || f.inner instanceof z.ZodBoolean ? `[${flag}]` : flag);
   }
-  return parts.join(' ');
+  const out = { shape, fields, flags, usage: parts.join(' ') };
+  analysed.set(spec, out);
+  return out;
+}
+
+export function usage(spec: CommandSpec): string {
+  return shapeOf(spec).usage;
 }
 
 export interface ParsedCommand {
@@ -114,7 +130,7 @@ function invalid(spec: CommandSpec | undefined, message: string): { ok: false; e
 
 /** Maps tokens onto the spec's schema fields (no validation beyond shape) and runs the schema. */
 export function parseArgs(spec: CommandSpec, tokens: string[]): Result<unknown> {
-  const shape = shapeOf(spec);
+  const { shape, fields, flags } = shapeOf(spec);
   const out: Record<string, unknown> = {};
   const positionals: string[] = [];
   for (let i = 0; i < tokens.length; i++) {
@@ -127,16 +143,13 @@ export function parseArgs(spec: CommandSpec, tokens: string[]): Result<unknown> 
     const name = camel(tok.slice(2, eq === -1 ? undefined : eq));
     const field = Object.hasOwn(shape, name) ? shape[name] : undefined;
     if (!field || spec.positionals.includes(name)) {
-      const flags = Object.keys(shape)
-        .filter((k) => !spec.positionals.includes(k))
-        .map((k) => `--${kebab(k)}`);
       return invalid(
         spec,
         `unknown option \`${tok.slice(0, 60)}\`` +
           (flags.length ? ` (valid: ${flags.join(', ')})` : ' (this command takes no options)'),
       );
     }
-    const inner = unwrap(field);
+    const inner = fields.get(name)!.inner;
     let value: string | boolean;
     if (inner instanceof z.ZodBoolean && eq === -1) value = true;
     else if (eq !== -1) value = tok.slice(eq + 1);
@@ -159,7 +172,7 @@ export function parseArgs(spec: CommandSpec, tokens: string[]): Result<unknown> 
   }
   positionals.forEach((v, i) => {
     const name = spec.positionals[i]!;
-    out[name] = coerce(unwrap(shape[name] ?? z.string()), v);
+    out[name] = coerce(fields.get(name)?.inner ?? ANY_STRING, v);
   });
   const parsed = spec.args.safeParse(out);
   if (!parsed.success) {
@@ -180,21 +193,34 @@ function coerce(inner: z.ZodTypeAny, v: string | boolean): unknown {
   return v;
 }
 
+/** Command ids split into words, once per id (ids are the registry's and the built-ins': a fixed set). */
+const idWords = new Map<string, readonly string[]>();
+const wordsOf = (id: string): readonly string[] => {
+  let w = idWords.get(id);
+  if (!w) {
+    w = id.split(' ');
+    idWords.set(id, w);
+  }
+  return w;
+};
+
 /** Finds the command whose id matches the most leading words. */
 export function matchCommand<T extends { id: string }>(
   commands: readonly T[],
   tokens: string[],
 ): { spec: T; rest: string[] } | undefined {
-  let best: { spec: T; rest: string[] } | undefined;
+  const lower: string[] = [];
+  const word = (i: number) => (lower[i] ??= tokens[i]!.toLowerCase());
+  let best: T | undefined;
+  let bestLength = 0;
   for (const spec of commands) {
-    const words = spec.id.split(' ');
-    if (words.length > tokens.length) continue;
-    if (
-      words.every((w, i) => tokens[i]?.toLowerCase() === w) &&
-      (!best || words.length > best.spec.id.split(' ').length)
-    ) {
-      best = { spec, rest: tokens.slice(words.length) };
+    const words = wordsOf(spec.id);
+    // The first of equally long matches wins.
+    if (words.length > tokens.length || (best && words.length <= bestLength)) continue;
+    if (words.every((w, i) => word(i) === w)) {
+      best = spec;
+      bestLength = words.length;
     }
   }
-  return best;
+  return best ? { spec: best, rest: tokens.slice(bestLength) } : undefined;
 }

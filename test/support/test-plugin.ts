@@ -134,6 +134,7 @@ export function createTestPlugin(o: TestPluginOptions): Plugin<undefined> {
         await new Promise((r) => setTimeout(r, 100));
       }
       if (ctx.args.finding) ctx.finding('the <!channel> thing could not be read');
+      if (ctx.args.label !== undefined) await redis.rpush(key, `${ctx.jobId}:label:${ctx.args.label}`);
       await redis.rpush(key, `${ctx.jobId}:read:done`);
       return { label: ctx.args.label ?? null };
     },
