@@ -8,8 +8,6 @@ export const MotdErrorCode = {
   changedSincePlan: 'motd.changed_since_plan',
   /** Reading /etc/motd back did not give the planned text. */
   verifyFailed: 'motd.verify_failed',
-  /** Some Hosts were written and others were not; `/flexvdi retry` finishes the rest. */
-  incomplete: 'motd.incomplete',
 } as const;
 
 export type MotdErrorCodeValue = (typeof MotdErrorCode)[keyof typeof MotdErrorCode];

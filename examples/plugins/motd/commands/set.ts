@@ -9,9 +9,10 @@
  */
 import { z } from 'zod';
 import type { InventoryHost } from '../../../../src/config.js';
+import { incomplete } from '../../../../src/core/partial.js';
 import { findHost, type Plan, type StepContext } from '../../../../src/core/plugin.js';
 import { md } from '../../../../src/core/text.js';
-import { AppError, isRetryableCode } from '../../../../src/errors.js';
+import { AppError } from '../../../../src/errors.js';
 import { fanout } from '../../../../src/ssh/index.js';
 import { decide, type MotdPin, motdPinSchema, motdTextSchema } from '../decide.js';
 import { command, type MotdDeps, step } from '../define.js';
@@ -63,26 +64,18 @@ const write = step({
       { concurrency: config.inventory.ssh.concurrency, signal: ctx.signal },
     );
     const out: Record<string, z.output<typeof writtenSchema> & { earlier: boolean }> = {};
-    const failed: { host: string; error: AppError }[] = [];
+    const failed = new Map<string, AppError>();
     for (const r of results) {
       if (r.ok) out[r.target.name] = r.value;
       else {
-        failed.push({ host: r.target.name, error: r.error });
+        failed.set(r.target.name, r.error);
         ctx.progress.host(r.target.name, 'failed', r.error.userMessage.slice(0, 200));
       }
     }
-    const [first] = failed;
-    if (first) {
-      // Retried by the engine only when every failure may go away by itself (e.g. `ssh.connect_failed`).
-      const code = failed.every((f) => isRetryableCode(f.error.code))
-        ? first.error.code
-        : MotdErrorCode.incomplete;
-      throw new AppError(code, `motd not written on ${failed.map((f) => f.host).join(', ')}`, {
-        userMessage:
-          `Writing ${MOTD} failed on ${failed.map((f) => `${f.host} (${f.error.userMessage})`).join('; ')}. ` +
-          `Fix the Host${failed.length === 1 ? '' : 's'} named, then \`/flexvdi retry ${ctx.jobId}\` finishes only what is missing.`,
-      });
-    }
+    // Some Hosts written, others not: the job ends "partly done" (the engine retries first when every
+    // failure may go away by itself, e.g. `ssh.connect_failed`); `/flexvdi retry` writes only the rest.
+    if (failed.size)
+      throw incomplete({ what: `Writing ${MOTD}`, jobId: ctx.jobId, done: Object.keys(out), failed });
     return out;
   },
 });
