@@ -7,8 +7,7 @@
 import type { Job } from 'bullmq';
 import { z } from 'zod';
 import { parseArgs } from '../core/args.js';
-import type { Access, CommandInfo, Schema } from '../core/plugin.js';
-import { findHost } from '../core/plugin.js';
+import { type Access, type CommandInfo, commandInfo, findHost, type Schema } from '../core/plugin.js';
 import type { BuiltinId } from '../core/registry.js';
 import { joinMd, Md, md, mention } from '../core/text.js';
 import { AppError, ErrorCode, type Result } from '../errors.js';
@@ -47,17 +46,7 @@ export interface Builtin {
 }
 
 function defineBuiltin<A>(spec: BuiltinSpec<A>): Builtin {
-  const info = Object.freeze({
-    id: spec.id,
-    summary: spec.summary,
-    examples: spec.examples,
-    args: spec.args,
-    positionals: spec.positionals,
-    ...(spec.restPositional ? { restPositional: true } : {}),
-    mutates: false,
-    access: spec.access,
-    steps: [],
-  });
+  const info = commandInfo({ ...spec, mutates: false, steps: [] });
   return {
     info,
     refusal: spec.refusal,

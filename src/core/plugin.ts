@@ -15,114 +15,15 @@ import type { Config, InventoryHost } from '../config.js';
 import { AppError, ErrorCode, type Result } from '../errors.js';
 import type { ManagerClient } from '../manager/index.js';
 import type { SshPool } from '../ssh/index.js';
+import type { CommandResult, Plan } from './plan.js';
 import { type Md, mdSchema } from './text.js';
+
+export * from './plan.js';
 
 /** A zod schema with output T (whatever its input). */
 export type Schema<T> = z.ZodType<T, z.ZodTypeDef, unknown>;
 
 export type Access = 'anyone' | 'admin';
-
-// ---------------------------------------------------------------------------------------------- plans
-
-/** A titled block of lines in a plan or a result. */
-export interface Section {
-  title?: Md | undefined;
-  lines: readonly Md[];
-}
-
-export interface Plan<P = unknown> {
-  /** One sentence: what will happen. */
-  summary: Md;
-  sections: readonly Section[];
-  warnings: readonly Md[];
-  /**
-   * Nothing to do (e.g. the Host is already registered): the bot says so and offers no Confirm button.
-   * A mutating command with `noop` is reported, audited and never enqueued for execution.
-   */
-  noop?: boolean;
-  /** Refuses to go on (preflight failed): shown with the reason, no Confirm button. */
-  refused?: Md;
-  /** Values computed during planning that the steps must use unchanged (validated with `pinned`). */
-  pinned?: P;
-  /** Offers an Edit button beside Confirm/Cancel (see PlanEdit). */
-  edit?: PlanEdit;
-}
-
-/** The Edit modal of a plan: one input per argument, prefilled with the values the plan used. */
-export interface PlanEdit {
-  /** Modal title (Slack allows 24 characters). */
-  title: string;
-  fields: EditField[];
-}
-
-export interface EditField {
-  /** The argument's name in the command's schema (camelCase, as in `args`). */
-  name: string;
-  label: string;
-  /** Prefilled value, as typed in chat; empty = not given. */
-  value: string;
-  hint?: string | undefined;
-  /** `number` fields are sent to the schema as numbers; `list` fields are one item per line, sent joined by ','. */
-  kind?: 'text' | 'number' | 'list' | undefined;
-  /** May be left empty (the argument is then dropped and its default applies). */
-  optional?: boolean | undefined;
-}
-
-export const sectionSchema = z.object({ title: mdSchema.optional(), lines: z.array(mdSchema).readonly() });
-export const planEditSchema = z.object({
-  title: z.string(),
-  fields: z.array(
-    z.object({
-      name: z.string(),
-      label: z.string(),
-      value: z.string(),
-      hint: z.string().optional(),
-      kind: z.enum(['text', 'number', 'list']).optional(),
-      optional: z.boolean().optional(),
-    }),
-  ),
-});
-/** A plan as stored in Redis (the confirmation, the job-state record); `pinned` stays opaque here. */
-export const storedPlanSchema = z.object({
-  summary: mdSchema,
-  sections: z.array(sectionSchema).readonly(),
-  warnings: z.array(mdSchema).readonly(),
-  noop: z.boolean().optional(),
-  refused: mdSchema.optional(),
-  pinned: z.unknown().optional(),
-  edit: planEditSchema.optional(),
-});
-export type StoredPlan = z.output<typeof storedPlanSchema>;
-
-/** The action id of the Edit button (handled by the bot). */
-export const EDIT_ACTION = 'flexvdi_edit';
-
-/** The extra buttons a plan's message carries beside Confirm and Cancel. */
-export function planButtons(p: { edit?: PlanEdit | undefined }): { text: string; actionId: string }[] {
-  return p.edit ? [{ text: 'Edit', actionId: EDIT_ACTION }] : [];
-}
-
-// ---------------------------------------------------------------------------------------------- results
-
-/**
- * How a command ended. `completed`: it did what it says. `findings`: a read-only command that could look but
- * found problems (shown ⚠️, distinct from ✅). `failed`: some of the work could not be done; the job is
- * reported failed and `/flexvdi retry` finishes it.
- */
-export type Outcome = 'completed' | 'findings' | 'failed';
-
-export interface CommandResult {
-  /** Overall outcome sentence for the job message. */
-  summary: Md;
-  sections: readonly Section[];
-  outcome?: Outcome;
-}
-
-export const commandResultSchema = z.object({
-  summary: mdSchema,
-  sections: z.array(sectionSchema).readonly(),
-  outcome: z.enum(['completed', 'findings', 'failed']).optional(),
-});
 
 // ---------------------------------------------------------------------------------------------- services
 
@@ -339,9 +240,19 @@ function resultsReader(results: ReadonlyMap<string, unknown>): StepResults {
   };
 }
 
-/** Defines a command. `D` is the plugin's deps (see `commandsFor`); A and P come from the schemas. */
-export function defineCommand<A, P, D = NoDeps>(spec: CommandSpec<A, P, D>): Command<D> {
-  const info: CommandInfo = Object.freeze({
+/** The frozen CommandInfo of a spec (plugin commands here, the core's built-ins in src/bot/builtins.ts). */
+export function commandInfo<Id extends string>(spec: {
+  id: Id;
+  summary: string;
+  examples: readonly string[];
+  args: Schema<unknown>;
+  positionals: readonly string[];
+  restPositional?: boolean | undefined;
+  mutates: boolean;
+  access: Access;
+  steps: readonly { id: string; title: string }[];
+}): CommandInfo & { readonly id: Id } {
+  return Object.freeze({
     id: spec.id,
     summary: spec.summary,
     examples: spec.examples,
@@ -352,6 +263,11 @@ export function defineCommand<A, P, D = NoDeps>(spec: CommandSpec<A, P, D>): Com
     access: spec.access,
     steps: spec.steps.map((s) => ({ id: s.id, title: s.title })),
   });
+}
+
+/** Defines a command. `D` is the plugin's deps (see `commandsFor`); A and P come from the schemas. */
+export function defineCommand<A, P, D = NoDeps>(spec: CommandSpec<A, P, D>): Command<D> {
+  const info = commandInfo(spec);
   return {
     info,
     bind(rawArgs, deps) {

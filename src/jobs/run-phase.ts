@@ -52,23 +52,31 @@ export async function runPhase(e: Engine, job: JobRun, run: BoundRun, resources:
 }
 
 /**
- * The job's SSH pool, with each write preceded by a check that the job's locks are still its own (the
+ * The job's SSH pool, with each write and each command preceded by a check that the job's locks are still its own (the
  * lease's fence value in Redis): a job that lost a Host to another job (its lease lapsed while it was
  * paused, and another job took the Host) fails that write with `lock.lost` instead of writing, even if its
  * renewal timer has not fired yet. The check and the write are two steps, not one atomic act on the Host:
  * what this guarantees is in the README ("Locks").
  */
 function fenced(ssh: SshPool, held: HeldLocks, r: JobRun): SshPool {
+  const stillHeld = async () => {
+    try {
+      await held.renew();
+    } catch (err) {
+      const lost = asAppError(err);
+      if (lost.code === ErrorCode.lockLost) r.ctl.abort(lost);
+      throw lost;
+    }
+  };
+  // Commands run through exec may write too (scripts that edit key files): they are checked the same way.
   return {
     ...ssh,
+    exec: async (t, command, opts) => {
+      await stillHeld();
+      return ssh.exec(t, command, opts);
+    },
     writeFileAtomic: async (t, path, content, opts) => {
-      try {
-        await held.renew();
-      } catch (err) {
-        const lost = asAppError(err);
-        if (lost.code === ErrorCode.lockLost) r.ctl.abort(lost);
-        throw lost;
-      }
+      await stillHeld();
       return ssh.writeFileAtomic(t, path, content, opts);
     },
   };

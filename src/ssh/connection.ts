@@ -260,10 +260,10 @@ export class HostConnection {
         clearTimeout(deadline);
         signal.removeEventListener('abort', onAbort);
       };
+      // A cancelled call gives up its open only: the connection may be carrying other calls' commands.
       const onAbort = () => {
         if (settled) return;
         done();
-        this.#abandon('a channel open was abandoned (deadline or cancel)');
         reject(signal.reason);
       };
       const deadline = setTimeout(() => {
@@ -272,6 +272,7 @@ export class HostConnection {
         this.#abandon(`no answer to a channel open within ${this.s.connectTimeoutMs} ms`);
         reject(new StaleConnectionError(`${describeTarget(who)} did not answer a channel open`));
       }, this.s.connectTimeoutMs);
+      if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       try {
         open(client, (err, channel) => {
