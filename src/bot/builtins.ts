@@ -94,11 +94,14 @@ const dataOf = (job: Job): JobEnvelopeParsed | undefined => {
 async function describe(job: Job): Promise<Md> {
   const state = await job.getState();
   const data = dataOf(job);
+  const ret = returnSchema.safeParse(job.returnvalue);
   const reason = job.failedReason?.startsWith('job.cancelled')
     ? 'cancelled'
     : job.failedReason?.startsWith('job.incomplete')
       ? 'partly done'
-      : state;
+      : state === 'completed' && ret.success && ret.data.outcome === 'findings'
+        ? 'completed with findings'
+        : state;
   const what = data ? md`\`/flexvdi ${data.text}\` by ${mention(data.requester)}` : md`(unreadable job data)`;
   return md`\`${job.id ?? ''}\` ${reason.padEnd(9)} ${what}, ${age(job.timestamp)}`;
 }
@@ -111,7 +114,7 @@ async function findJob(ctx: BotContext, id: string): Promise<Job | string> {
 }
 
 const STEP_MARK: Record<string, string> = { done: '✅', warning: '⚠️', failed: '❌', skipped: '⏭️' };
-const returnSchema = z.object({ summary: z.string() });
+const returnSchema = z.object({ summary: z.string(), outcome: z.string().optional() });
 
 export const BUILTINS: readonly Builtin[] = [
   defineBuiltin({

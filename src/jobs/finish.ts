@@ -43,7 +43,11 @@ export async function finishPlanned(
   if (audited) await audit(e, r, 'planned');
 }
 
-export async function finishRun(e: Engine, r: JobRun, result: CommandResult): Promise<{ summary: string }> {
+export async function finishRun(
+  e: Engine,
+  r: JobRun,
+  result: CommandResult,
+): Promise<{ summary: string; outcome: string }> {
   const outcome = result.outcome ?? 'completed';
   const state = outcome === 'findings' ? 'findings' : outcome === 'failed' ? 'failed' : 'completed';
   const rec = await r.reporter.final({ state, result });
@@ -59,7 +63,7 @@ export async function finishRun(e: Engine, r: JobRun, result: CommandResult): Pr
   await audit(e, r, outcome, result.summary.plain());
   e.metrics.jobsFinished.inc({ command: r.job.name, outcome });
   if (outcome === 'failed') throw new UnrecoverableError(`job.partial_failure: ${result.summary.plain()}`);
-  return { summary: result.summary.plain() };
+  return { summary: result.summary.plain(), outcome };
 }
 
 export async function finishFailed(e: Engine, r: JobRun, err: AppError): Promise<never> {

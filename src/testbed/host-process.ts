@@ -70,11 +70,18 @@ export function startHost(t: TestbedLayout, h: HostLayout, rt: HostRuntime): Pro
     stdout.on('data', (d) => {
       out += String(d);
       if (out.includes('ready\n')) {
-        clearTimeout(timer);
         child.removeAllListeners('exit');
         stdout.destroy();
         child.unref();
-        resolve();
+        // host-init says ready just before it becomes the Host's holder process: resolve only once the holder
+        // is there, so that running something in the Host right after start cannot find it "not running".
+        const waitHolder = () => {
+          if (holderPid(t, h) !== null) {
+            clearTimeout(timer);
+            resolve();
+          } else setTimeout(waitHolder, 20);
+        };
+        waitHolder();
       }
     });
   });

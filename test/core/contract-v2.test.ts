@@ -209,6 +209,19 @@ describe('a step that could not do all of its work is not ✅', () => {
     })();
     expect(JSON.stringify(ok.blocks)).toContain('✅ Read');
   });
+
+  it('/flexvdi jobs shows a read-only job that found problems as "completed with findings"', async () => {
+    const q = s.runtimes[0]!.queue;
+    const job = await until(async () =>
+      (await q.getJobs(['completed'], 0, 200)).find((j) => j.data.text === 'test probe fnd --finding'),
+    );
+    expect(job.returnvalue).toMatchObject({ outcome: 'findings' });
+    await s.send('jobs');
+    const list = await s.double.waitFor(() =>
+      s.double.ephemerals(OPS, ADMIN).find((e) => e.text.includes(job.id ?? '?')),
+    );
+    expect(list.text).toContain(`\`${job.id}\` completed with findings`);
+  });
 });
 
 describe('consistent refusals for every unauthorized click', () => {

@@ -153,6 +153,7 @@ export function createTestPlugin(o: TestPluginOptions): Plugin<undefined> {
     result: (ctx) => ({
       summary: md`probed ${JSON.stringify({ label: ctx.result(read).label })}`,
       sections: [],
+      outcome: ctx.args.finding ? 'findings' : 'completed',
     }),
   });
 
