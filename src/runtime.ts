@@ -8,7 +8,7 @@ import { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type Bot, boltLogger, createBot } from './bot/app.js';
-import { startHealthServer } from './bot/http.js';
+import { closeServer, listeningPort, startHealthServer } from './bot/http.js';
 import type { Config } from './config.js';
 import type { AnyPlugin } from './core/plugin.js';
 import { createRegistry } from './core/registry.js';
@@ -66,37 +66,55 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   let worker: FlexWorker | undefined;
   let health: Server | undefined;
   let services: Services | undefined;
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await bot?.stop();
+    if (health) await closeServer(health);
+    // Waits for active jobs to finish their current step run (BullMQ's close semantics).
+    await worker?.close();
+    await services?.ssh.close();
+    await queue.close();
+    clientConn.disconnect();
+    workerConn.disconnect();
+    await privateRedis?.stop();
+  };
   let port = 0;
-  if (o.roles.worker) {
-    services = createServices(config, log);
-    const slack = new WebClient(config.slack.botToken?.reveal(), {
-      logger: boltLogger(log),
-      ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}),
-      rejectRateLimitedCalls: true,
-      retryConfig: { retries: 2, factor: 2, minTimeout: 200, maxTimeout: 2000 },
-    });
-    worker = await createWorker({
-      config,
-      redis: workerConn,
-      log,
-      registry,
-      slack,
-      metrics,
-      services: { ...services, ...o.services },
-      ...(o.workerTuning ? { tuning: o.workerTuning } : {}),
-    });
-  }
-  if (o.roles.bot) {
-    bot = createBot({ config, redis: clientConn, queue, log, registry, metrics });
-    port = await bot.start(config.port);
-  } else {
-    health = await startHealthServer({ redis: clientConn, metrics }, config.port);
-    const addr = health.address();
-    port = addr && typeof addr === 'object' ? addr.port : config.port;
+  try {
+    if (o.roles.worker) {
+      services = createServices(config, log);
+      const slack = new WebClient(config.slack.botToken?.reveal(), {
+        logger: boltLogger(log),
+        ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}),
+        rejectRateLimitedCalls: true,
+        retryConfig: { retries: 2, factor: 2, minTimeout: 200, maxTimeout: 2000 },
+      });
+      worker = await createWorker({
+        config,
+        redis: workerConn,
+        log,
+        registry,
+        slack,
+        metrics,
+        services: { ...services, ...o.services },
+        ...(o.workerTuning ? { tuning: o.workerTuning } : {}),
+      });
+    }
+    if (o.roles.bot) {
+      bot = createBot({ config, redis: clientConn, queue, log, registry, metrics });
+      port = await bot.start(config.port);
+    } else {
+      health = await startHealthServer({ redis: clientConn, metrics }, config.port);
+      port = listeningPort(health, config.port);
+    }
+  } catch (err) {
+    // Nothing half-started is left behind: the worker stops taking jobs, connections close.
+    await stop().catch((e: Error) => log.warn({ err: e.message }, 'cleaning up after a failed start'));
+    throw err;
   }
   log.info({ roles: o.roles, port, commands: registry.commands.map((c) => c.id) }, 'flexvdi-chatops started');
 
-  let stopped = false;
   return {
     redisUrl,
     port,
@@ -105,16 +123,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     ...(worker ? { worker } : {}),
     async stop() {
       if (stopped) return;
-      stopped = true;
-      await bot?.stop();
-      if (health) await new Promise<void>((r) => health!.close(() => r()));
-      // Waits for active jobs to finish their current step run (BullMQ's close semantics).
-      await worker?.close();
-      await services?.ssh.close();
-      await queue.close();
-      clientConn.disconnect();
-      workerConn.disconnect();
-      await privateRedis?.stop();
+      await stop();
       log.info('flexvdi-chatops stopped');
     },
   };

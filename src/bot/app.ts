@@ -1,7 +1,7 @@
 /**
  * The Slack app: Bolt with the HTTP receiver on POST /slack/events (signature and 5-minute timestamp checks
  * are Bolt's), or Socket Mode when an app token is configured. GET /healthz and GET /metrics are served on
- * the same port. The bot acks, enqueues and renders; it never opens SSH.
+ * the port `start` is given either way. The bot acks, enqueues and renders; it never opens SSH.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import {
@@ -34,7 +34,7 @@ import { handleSlashCommand } from './commands.js';
 import type { BotContext } from './context.js';
 import { EDIT_CALLBACK, handleEditClick, handleEditSubmission } from './edit.js';
 import { Enqueuer } from './enqueuer.js';
-import { healthRoutes } from './http.js';
+import { closeServer, healthRoutes, listeningPort, startHealthServer } from './http.js';
 
 export interface BotDeps {
   config: Config;
@@ -48,8 +48,12 @@ export interface BotDeps {
 
 export interface Bot {
   app: App;
-  /** Starts listening; resolves with the HTTP port (0 in Socket Mode without HTTP). */
+  /**
+   * Starts listening on `port` (0: any free one) and, in Socket Mode, connects; resolves with the HTTP port
+   * (in Socket Mode it serves only /healthz and /metrics).
+   */
   start(port: number): Promise<number>;
+  /** Stops taking commands (in Socket Mode: once the socket is closed), then enqueues what was acked. */
   stop(): Promise<void>;
 }
 
@@ -75,7 +79,6 @@ export function createBot(deps: BotDeps): Bot {
   if (!token) throw new AppError(ErrorCode.configMissing, 'SLACK_BOT_TOKEN is required to run the bot');
   const k = keys(config.inventory.jobs.prefix);
   const logger = boltLogger(log);
-  const routes = healthRoutes({ redis: deps.redis, metrics: deps.metrics });
   const clientOptions = {
     ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}),
     rejectRateLimitedCalls: true,
@@ -86,7 +89,13 @@ export function createBot(deps: BotDeps): Bot {
     receiver = new SocketModeReceiver({
       appToken: config.slack.appToken.reveal(),
       logger,
-      customRoutes: routes,
+      // The Socket Mode client's own WebClient (apps.connections.open) reads only these options, not App's.
+      // Its retry policy stays the client's: reconnecting may take a while, and it retries as long as it
+      // can. No customRoutes: the receiver would serve them on a port of its own (default 3000, listened on
+      // without waiting or reporting errors); start() serves them on the port it is given instead.
+      ...(config.slack.apiUrl
+        ? { installerOptions: { clientOptions: { slackApiUrl: config.slack.apiUrl } } }
+        : {}),
     });
   } else {
     const signingSecret = config.slack.signingSecret?.reveal();
@@ -95,7 +104,7 @@ export function createBot(deps: BotDeps): Bot {
     receiver = new HTTPReceiver({
       signingSecret,
       endpoints: ['/slack/events'],
-      customRoutes: routes,
+      customRoutes: healthRoutes({ redis: deps.redis, metrics: deps.metrics }),
       processBeforeResponse: false,
       logger,
       unhandledRequestTimeoutMillis: 2900,
@@ -201,28 +210,42 @@ export function createBot(deps: BotDeps): Bot {
   return {
     app,
     async start(port: number) {
-      if (receiver instanceof HTTPReceiver) {
-        server = (await receiver.start(port)) as Server;
-        // The requests being handled: commands acked meanwhile are enqueued once these are answered.
-        server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
-          enqueuer.requestStarted();
-          let ended = false;
-          const end = () => {
-            if (ended) return;
-            ended = true;
-            enqueuer.requestEnded();
-          };
-          res.once('finish', end);
-          res.once('close', end);
-        });
-        const addr = server.address();
-        return addr && typeof addr === 'object' ? addr.port : port;
+      if (receiver instanceof SocketModeReceiver) {
+        server = await startHealthServer({ redis: deps.redis, metrics: deps.metrics }, port);
+        try {
+          await app.start();
+        } catch (err) {
+          await closeServer(server);
+          const e = asAppError(err);
+          throw new AppError(ErrorCode.slackApi, `Socket Mode could not connect to Slack: ${e.message}`, {
+            cause: err,
+            userMessage:
+              'Socket Mode could not connect to Slack: check SLACK_APP_TOKEN (an app-level xapp- token with connections:write)',
+          });
+        }
+        return listeningPort(server, port);
       }
-      await app.start();
-      return 0;
+      server = (await receiver.start(port)) as Server;
+      // The requests being handled: commands acked meanwhile are enqueued once these are answered.
+      server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+        enqueuer.requestStarted();
+        let ended = false;
+        const end = () => {
+          if (ended) return;
+          ended = true;
+          enqueuer.requestEnded();
+        };
+        res.once('finish', end);
+        res.once('close', end);
+      });
+      return listeningPort(server, port);
     },
     async stop() {
+      // Bolt's Socket Mode receiver asks the socket to close without waiting for it; the client's own
+      // disconnect() resolves once it is closed (the receiver's then finds nothing left to close).
+      if (receiver instanceof SocketModeReceiver) await receiver.client.disconnect().catch(() => {});
       await app.stop().catch(() => {});
+      if (receiver instanceof SocketModeReceiver && server) await closeServer(server);
       // Commands already acked are enqueued before the queue's connection closes.
       await enqueuer.drain();
       await ctx.messages.flush();

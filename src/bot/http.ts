@@ -1,6 +1,7 @@
 /**
  * GET /healthz (200 when Redis answers a PING within 1 s, else 503) and GET /metrics (Prometheus text).
- * Served by Bolt's receiver as custom routes, or by a small server of their own for the worker and monitor.
+ * Served by Bolt's HTTP receiver as custom routes, or by a small server of their own for the worker, the
+ * monitor and the bot in Socket Mode.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { CustomRoute } from '@slack/bolt';
@@ -43,7 +44,7 @@ export function healthRoutes(deps: HealthDeps): CustomRoute[] {
   ];
 }
 
-/** The same two routes on a server of their own (worker / monitor roles). */
+/** The same two routes on a server of their own (worker / monitor roles, the bot in Socket Mode). */
 export function startHealthServer(deps: HealthDeps, port: number, host = '0.0.0.0'): Promise<Server> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0];
@@ -55,4 +56,15 @@ export function startHealthServer(deps: HealthDeps, port: number, host = '0.0.0.
     server.once('error', reject);
     server.listen(port, host, () => resolve(server));
   });
+}
+
+/** The port a listening server got (the one asked for, or the free one picked for 0). */
+export function listeningPort(server: Server, asked: number): number {
+  const addr = server.address();
+  return addr && typeof addr === 'object' ? addr.port : asked;
+}
+
+/** Closes a server: stops listening, drops idle keep-alive connections, waits for the rest to end. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
 }

@@ -83,6 +83,8 @@ export async function createWorker(deps: WorkerDeps): Promise<FlexWorker> {
     },
   );
   worker.on('error', (err) => deps.log.warn({ err: err.message }, 'worker error'));
+  // Ready before it is handed out: a runtime whose start fails right after closes it cleanly.
+  await worker.waitUntilReady();
   // BullMQ workers have been seen to stop taking jobs after Redis reconnects: a watchdog restarts the loop.
   let closing = false;
   const watchdog = setInterval(() => {

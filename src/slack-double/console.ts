@@ -1,23 +1,30 @@
 /**
  * The double's HTTP console for the demo and manual use: type a `/flexvdi` command or click a button as a
- * user would, and Slack's side (signed delivery to the bot, response_url, trigger_id, showing the ack body
- * to the user) happens here. `curl` friendly: JSON or form bodies.
+ * user would, and Slack's side (delivery to the bot, signed over HTTP or over its Socket Mode connection,
+ * response_url, trigger_id, showing the ack body to the user) happens here. `curl` friendly: JSON or form bodies.
  */
-import { clickButton, type SendResult, sendSlashCommand } from './client.js';
+import {
+  ACK_TIMEOUT_MS,
+  blockActionsPayload,
+  type SendExtras,
+  type SendResult,
+  type SlashCommandFields,
+} from './client.js';
 import type { HttpAnswer, ResponseOrigin } from './response-urls.js';
 import type { RecordedEphemeral, RecordedMessage, SlackStore } from './store.js';
 import { messageJson } from './web-api.js';
 import { newTriggerId, SLACK_DOUBLE_IDS } from './workspace.js';
 
-/** Slack gives an app 3 s to acknowledge a command or interaction. */
-const ACK_TIMEOUT_MS = 3000;
-
 export interface ConsoleHost {
   readonly store: SlackStore;
-  readonly signingSecret: string;
   readonly botUrl: string | undefined;
+  readonly socketModeConnected: boolean;
   newResponseUrl(origin: ResponseOrigin): string;
+  sendCommand(fields: SlashCommandFields, o: SendExtras): Promise<SendResult>;
+  sendInteraction(payload: Record<string, unknown>, o: SendExtras): Promise<SendResult>;
 }
+
+const unreachable = (host: ConsoleHost) => !host.botUrl && !host.socketModeConnected;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const isObj = (v: unknown): v is Record<string, unknown> =>
@@ -26,7 +33,7 @@ const bad = (status: number, error: string): HttpAnswer => ({ status, body: { ok
 
 export async function consoleCommand(host: ConsoleHost, p: Record<string, unknown>): Promise<HttpAnswer> {
   if (typeof p['text'] !== 'string') return bad(400, 'missing_text');
-  if (!host.botUrl) return bad(409, 'bot_url_not_configured');
+  if (unreachable(host)) return bad(409, 'bot_url_not_configured');
   const user = str(p['user']) ?? SLACK_DOUBLE_IDS.defaultUser;
   const channel = str(p['channel']) ?? SLACK_DOUBLE_IDS.defaultChannel;
   const responseUrl = host.newResponseUrl({ channel, user });
@@ -37,9 +44,7 @@ export async function consoleCommand(host: ConsoleHost, p: Record<string, unknow
     responseUrl,
     triggerId: newTriggerId(),
   };
-  const sent = await deliver(() =>
-    sendSlashCommand(host.botUrl!, host.signingSecret, fields, { timeoutMs: ACK_TIMEOUT_MS }),
-  );
+  const sent = await deliver(() => host.sendCommand(fields, { timeoutMs: ACK_TIMEOUT_MS }));
   showAck(host.store, channel, user, sent);
   return answer(sent, { responseUrl });
 }
@@ -49,7 +54,7 @@ export async function consoleClick(host: ConsoleHost, p: Record<string, unknown>
   const ts = str(p['ts']);
   const actionId = str(p['actionId']) ?? str(p['action_id']);
   if (!channel || !ts || !actionId) return bad(400, 'missing_channel_ts_or_action_id');
-  if (!host.botUrl) return bad(409, 'bot_url_not_configured');
+  if (unreachable(host)) return bad(409, 'bot_url_not_configured');
   const message: RecordedMessage | RecordedEphemeral | undefined =
     host.store.findMessage(channel, ts) ?? host.store.findEphemeral(channel, ts);
   if (!message) return bad(404, 'message_not_found');
@@ -81,7 +86,7 @@ export async function consoleClick(host: ConsoleHost, p: Record<string, unknown>
     ...(isEphemeral ? {} : { message: messageJson(message as RecordedMessage) }),
   };
   const sent = await deliver(() =>
-    clickButton(host.botUrl!, host.signingSecret, fields, { timeoutMs: ACK_TIMEOUT_MS }),
+    host.sendInteraction(blockActionsPayload(fields), { timeoutMs: ACK_TIMEOUT_MS }),
   );
   return answer(sent, { responseUrl });
 }

@@ -3,11 +3,13 @@ export * from './client.js';
 export { type Fault, FaultInjector, type Rejection } from './faults.js';
 export { checkMessageLimits, type LimitViolation, SLACK_LIMITS } from './limits.js';
 export { RESPONSE_URL_LIMITS, type ResponseOrigin } from './response-urls.js';
-export { SlackDouble, type SlackDoubleOptions, startSlackDouble } from './server.js';
+export { type DeliveryOptions, SlackDouble, type SlackDoubleOptions, startSlackDouble } from './server.js';
 export * from './signing.js';
+export type { EnvelopeType } from './socket-mode.js';
 export type {
   MessageSource,
   RecordedCall,
+  RecordedConnection,
   RecordedEdit,
   RecordedEphemeral,
   RecordedMessage,

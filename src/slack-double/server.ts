@@ -1,18 +1,31 @@
 /**
  * A local Slack: the Web API (at `apiUrl`, for WebClient's `slackApiUrl` / SLACK_API_URL), response_url
- * endpoints, and a console that plays the user. It records everything for tests and can be told to fail or
- * rate-limit methods. One node:http server on loopback; every instance is independent.
+ * endpoints, Socket Mode (socket-mode.ts), and a console that plays the user. It records everything for
+ * tests and can be told to fail or rate-limit methods. One node:http server on loopback; every instance is
+ * independent.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import {
+  DELIVERY_TIMEOUT_MS,
+  interactionBody,
+  type SendExtras,
+  type SendResult,
+  type SlashCommandFields,
+  sendSigned,
+  sendSlashCommand,
+  slashCommandPayload,
+} from './client.js';
 import { type ConsoleHost, consoleClick, consoleCommand, consoleHowto, consoleMessages } from './console.js';
 import { type Fault, FaultInjector } from './faults.js';
 import { BadRequest, parseParams, readBody, sendJson, sendText } from './http-io.js';
 import { type HttpAnswer, type ResponseOrigin, ResponseUrls } from './response-urls.js';
+import { appTokenError, SocketModeHub } from './socket-mode.js';
 import {
   type RecordedCall,
+  type RecordedConnection,
   type RecordedEdit,
   type RecordedEphemeral,
   type RecordedMessage,
@@ -29,6 +42,8 @@ export interface SlackDoubleOptions {
   host?: string;
   /** When set, only this token is accepted; otherwise any non-empty token. */
   botToken?: string;
+  /** When set, the only app-level token apps.connections.open accepts; otherwise any `xapp-` token. */
+  appToken?: string;
   /** Secret used to sign what the console sends to the bot; default a random one (see `signingSecret`). */
   signingSecret?: string;
   /** The bot's events endpoint (e.g. http://127.0.0.1:3000/slack/events), needed by the console. */
@@ -38,6 +53,14 @@ export interface SlackDoubleOptions {
   now?: () => number;
 }
 
+/** How Slack delivers to the app: `url` (default `botUrl`) for HTTP; ignored while Socket Mode is connected. */
+export interface DeliveryOptions extends SendExtras {
+  url?: string | undefined;
+}
+
+/** Methods called with the app-level token (Socket Mode); every other method refuses it. */
+const APP_LEVEL_METHODS = new Set(['apps.connections.open']);
+
 export class SlackDouble implements ConsoleHost {
   readonly store: SlackStore;
   readonly signingSecret: string;
@@ -46,6 +69,7 @@ export class SlackDouble implements ConsoleHost {
   readonly #server: http.Server;
   readonly #faults = new FaultInjector();
   readonly #responses: ResponseUrls;
+  readonly #sockets: SocketModeHub;
   readonly #opts: SlackDoubleOptions;
   readonly #now: () => number;
 
@@ -54,6 +78,7 @@ export class SlackDouble implements ConsoleHost {
     this.#now = opts.now ?? Date.now;
     this.store = new SlackStore(this.#now);
     this.#responses = new ResponseUrls(this.store, this.#now);
+    this.#sockets = new SocketModeHub(this.store, this.#now);
     this.signingSecret = opts.signingSecret ?? randomBytes(16).toString('hex');
     this.#botUrl = opts.botUrl;
     this.#server = http.createServer((req, res) => {
@@ -63,6 +88,7 @@ export class SlackDouble implements ConsoleHost {
         else res.destroy();
       });
     });
+    this.#server.on('upgrade', (req, socket, head: Buffer) => this.#sockets.upgrade(req, socket, head));
   }
 
   static async start(opts: SlackDoubleOptions = {}): Promise<SlackDouble> {
@@ -100,6 +126,42 @@ export class SlackDouble implements ConsoleHost {
     this.#botUrl = url;
   }
 
+  /** True while the app is connected in Socket Mode: commands and interactions then go over its socket. */
+  get socketModeConnected(): boolean {
+    return this.#sockets.connected;
+  }
+
+  /**
+   * Delivers a slash command as Slack does: a `slash_commands` envelope over the app's Socket Mode
+   * connection when it has one (the ack's payload is the result's body), else a signed POST.
+   */
+  async sendCommand(fields: SlashCommandFields, o: DeliveryOptions = {}): Promise<SendResult> {
+    const { url, ...extras } = o;
+    if (this.#sockets.connected)
+      return this.#sockets.deliver('slash_commands', slashCommandPayload(fields), {
+        timeoutMs: DELIVERY_TIMEOUT_MS,
+        ...extras,
+      });
+    return sendSlashCommand(this.#deliveryUrl(url), this.signingSecret, fields, extras);
+  }
+
+  /** Delivers an interaction payload (block_actions, view_submission…), the same way as `sendCommand`. */
+  async sendInteraction(payload: Record<string, unknown>, o: DeliveryOptions = {}): Promise<SendResult> {
+    const { url, ...extras } = o;
+    if (this.#sockets.connected)
+      return this.#sockets.deliver('interactive', payload, { timeoutMs: DELIVERY_TIMEOUT_MS, ...extras });
+    return sendSigned(this.#deliveryUrl(url), interactionBody(payload), {
+      ...extras,
+      secret: this.signingSecret,
+    });
+  }
+
+  #deliveryUrl(url: string | undefined): string {
+    const target = url ?? this.#botUrl;
+    if (!target) throw new Error('slack double: no bot URL and no Socket Mode connection to deliver to');
+    return target;
+  }
+
   /** A fresh response_url for a command run by `user` in `channel` (30 min, 5 uses). */
   responseUrl(channel: string, user: string, origin: Omit<ResponseOrigin, 'channel' | 'user'> = {}): string {
     return this.newResponseUrl({ ...origin, channel, user });
@@ -127,6 +189,9 @@ export class SlackDouble implements ConsoleHost {
   calls(method?: string): RecordedCall[] {
     return this.store.calls(method);
   }
+  connections(): RecordedConnection[] {
+    return this.store.connections();
+  }
 
   /** Resolves with the first truthy value of `check(double)`, re-checked after every recorded change. */
   waitFor<T>(check: (d: SlackDouble) => T | undefined | null | false, opts?: WaitForOptions): Promise<T> {
@@ -148,12 +213,14 @@ export class SlackDouble implements ConsoleHost {
     this.store.reset();
     this.#responses.reset();
     this.#faults.reset();
+    this.#sockets.reset();
   }
 
   close(): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#server.close((err) => (err ? reject(err) : resolve()));
       this.#server.closeAllConnections(); // WebClient and Bolt keep connections alive
+      this.#sockets.close(); // upgraded sockets are no longer the HTTP server's
     });
   }
 
@@ -200,15 +267,16 @@ export class SlackDouble implements ConsoleHost {
     let status = 200;
     let retryAfter: number | undefined;
     let body: ApiBody;
-    if (!handler) body = fail('unknown_method');
-    else if (token === undefined) body = fail('not_authed');
-    else if (this.#opts.botToken !== undefined && token !== this.#opts.botToken) body = fail('invalid_auth');
+    const appLevel = APP_LEVEL_METHODS.has(method);
+    const authError = appLevel ? appTokenError(bearer, this.#opts.appToken) : this.#botTokenError(token);
+    if (!handler && !appLevel) body = fail('unknown_method');
+    else if (authError) body = authError;
     else {
       const rejection = this.#faults.check(method, this.#now());
       if (rejection) {
         ({ status, body } = rejection);
         retryAfter = rejection.retryAfterSeconds;
-      } else body = handler(args, this.store, this.#url);
+      } else body = handler ? handler(args, this.store, this.#url) : this.#sockets.open(this.#url);
     }
     const error = typeof body['error'] === 'string' ? body['error'] : undefined;
     this.store.recordCall({
@@ -221,6 +289,14 @@ export class SlackDouble implements ConsoleHost {
     });
     this.#opts.log?.debug({ method, status, ok: body.ok, error }, 'slack double: api call');
     sendJson(res, status, body, retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) });
+  }
+
+  /** A Web API method's token check: an app-level token is the wrong type, another one must be the bot's. */
+  #botTokenError(token: string | undefined): ApiBody | undefined {
+    if (token === undefined) return fail('not_authed');
+    if (token.startsWith('xapp-')) return fail('not_allowed_token_type');
+    if (this.#opts.botToken !== undefined && token !== this.#opts.botToken) return fail('invalid_auth');
+    return undefined;
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * What the double has seen and what its workspace now shows: messages (with threads and edit history),
- * ephemeral messages, views and every API call. Readers get copies; every change emits an event so
- * `waitFor` re-checks its condition only when something happened (no polling).
+ * ephemeral messages, views, every API call and Socket Mode connection. Readers get copies; every change
+ * emits an event so `waitFor` re-checks its condition only when something happened (no polling).
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -66,6 +66,16 @@ export interface RecordedCall {
   error?: string;
 }
 
+/** A Socket Mode connection the app opened (see socket-mode.ts). */
+export interface RecordedConnection {
+  id: string;
+  openedAt: number;
+  closedAt?: number;
+  closeCode?: number;
+  /** Envelopes (commands, interactions) sent over it. */
+  envelopes: number;
+}
+
 export interface Content {
   text?: string;
   blocks?: unknown[];
@@ -86,6 +96,7 @@ export class SlackStore {
   #edits = new Map<string, RecordedEdit[]>();
   #views = new Map<string, RecordedView>();
   #calls: RecordedCall[] = [];
+  #connections: RecordedConnection[] = [];
 
   constructor(now: () => number) {
     this.#now = now;
@@ -181,6 +192,19 @@ export class SlackStore {
     this.#changed();
   }
 
+  /** The live record of a new Socket Mode connection; its updates go through `connectionUpdate`. */
+  connectionOpened(id: string): RecordedConnection {
+    const c: RecordedConnection = { id, openedAt: this.#now(), envelopes: 0 };
+    this.#connections.push(c);
+    this.#changed();
+    return c;
+  }
+
+  connectionUpdate(c: RecordedConnection, change: Partial<Omit<RecordedConnection, 'id'>>): void {
+    Object.assign(c, change);
+    this.#changed();
+  }
+
   // ── inspection (copies) ──────────────────────────────────────────────────────────────────────────────
 
   /** Top-level messages, oldest first. */
@@ -218,12 +242,18 @@ export class SlackStore {
     return clone(this.#calls.filter((c) => method === undefined || c.method === method));
   }
 
+  /** Socket Mode connections, oldest first, open and closed. */
+  connections(): RecordedConnection[] {
+    return clone(this.#connections);
+  }
+
   reset(): void {
     this.#messages = [];
     this.#ephemerals = [];
     this.#edits.clear();
     this.#views.clear();
     this.#calls = [];
+    this.#connections = this.#connections.filter((c) => c.closedAt === undefined);
     this.#changed();
   }
 

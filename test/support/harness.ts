@@ -17,10 +17,9 @@ import { builtinPlugins } from '../../src/plugins/index.js';
 import { type Runtime, type RuntimeOptions, startRuntime } from '../../src/runtime.js';
 import { CONFIRM_ACTION } from '../../src/slack/job-view.js';
 import {
-  clickButton,
+  blockActionsPayload,
   type SendResult,
   type SlackDouble,
-  sendSlashCommand,
   startSlackDouble,
 } from '../../src/slack-double/index.js';
 import { createTestPlugin } from './test-plugin.js';
@@ -85,6 +84,11 @@ export interface StackOptions {
    * file's `jobs.prefix` (its Slack admins and channels should be ADMIN and OPS). `inventoryExtra` is ignored.
    */
   inventoryPath?: string;
+  /**
+   * The bot in Socket Mode (SLACK_APP_TOKEN, no signing secret, no /slack/events): `send` and `click` go
+   * over its WebSocket to the double, and a runtime's `port` serves only /healthz and /metrics.
+   */
+  socketMode?: boolean;
   log?: Logger;
 }
 
@@ -133,12 +137,13 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     writeInventory(dir, { prefix: generated, ...(o.inventoryExtra ? { extra: o.inventoryExtra } : {}) });
   const redisUrl = o.redisUrl ?? inject('redisUrl');
   const botToken = `xoxb-test-${generated}`;
-  const double = await startSlackDouble({ botToken });
+  const appToken = `xapp-1-test-${generated}`;
+  const double = await startSlackDouble({ botToken, ...(o.socketMode ? { appToken } : {}) });
   const env = {
     REDIS_URL: redisUrl,
     FLEXVDI_CONFIG: inventory,
     SLACK_BOT_TOKEN: botToken,
-    SLACK_SIGNING_SECRET: double.signingSecret,
+    ...(o.socketMode ? { SLACK_APP_TOKEN: appToken } : { SLACK_SIGNING_SECRET: double.signingSecret }),
     SLACK_API_URL: double.apiUrl,
     PORT: '0',
     LOG_LEVEL: 'warn',
@@ -168,8 +173,10 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       }),
     );
   }
-  const botUrls = runtimes.filter((r) => r.bot).map((r) => `http://127.0.0.1:${r.port}/slack/events`);
-  double.setBotUrl(botUrls[0]!);
+  const botUrls = o.socketMode
+    ? []
+    : runtimes.filter((r) => r.bot).map((r) => `http://127.0.0.1:${r.port}/slack/events`);
+  if (botUrls[0]) double.setBotUrl(botUrls[0]);
   const stack: Stack = {
     prefix,
     config,
@@ -180,10 +187,9 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     botUrls,
     traceKey,
     trace: () => redis.lrange(traceKey, 0, -1),
+    // The double delivers as Slack does: a signed POST to the bot's URL, or over its Socket Mode connection.
     send: (text, s = {}) =>
-      sendSlashCommand(
-        botUrls[s.bot ?? 0]!,
-        double.signingSecret,
+      double.sendCommand(
         {
           text,
           userId: s.user ?? ADMIN,
@@ -191,16 +197,17 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
           responseUrl: double.responseUrl(s.channel ?? OPS, s.user ?? ADMIN),
           ...(s.triggerId ? { triggerId: s.triggerId } : {}),
         },
-        s.retryNum !== undefined ? { retryNum: s.retryNum, retryReason: 'http_timeout' } : {},
+        {
+          url: botUrls[s.bot ?? 0],
+          ...(s.retryNum !== undefined ? { retryNum: s.retryNum, retryReason: 'http_timeout' } : {}),
+        },
       ),
     click: (channel, ts, c = {}) => {
       const msg = double.store.findMessage(channel, ts);
       if (!msg) throw new Error(`no message ${channel}/${ts}`);
       const actionId = c.actionId ?? CONFIRM_ACTION;
-      return clickButton(
-        botUrls[c.bot ?? 0]!,
-        double.signingSecret,
-        {
+      return double.sendInteraction(
+        blockActionsPayload({
           userId: c.user ?? ADMIN,
           channelId: channel,
           responseUrl: double.responseUrl(channel, c.user ?? ADMIN),
@@ -208,8 +215,11 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
           message: { ts, text: msg.text, blocks: msg.blocks },
           action: { actionId, value: c.value ?? findButtonValue(msg.blocks, actionId) ?? '' },
           ...(c.triggerId ? { triggerId: c.triggerId } : {}),
+        }),
+        {
+          url: botUrls[c.bot ?? 0],
+          ...(c.retryNum !== undefined ? { retryNum: c.retryNum, retryReason: 'http_timeout' } : {}),
         },
-        c.retryNum !== undefined ? { retryNum: c.retryNum, retryReason: 'http_timeout' } : {},
       );
     },
     async waitForMessage(re, w = {}) {
