@@ -117,3 +117,14 @@ export function asAppError(err: unknown): AppError {
 export type Result<T, E = AppError> = { ok: true; value: T } | { ok: false; error: E };
 export const ok = <T>(value: T): Result<T, never> => ({ ok: true, value });
 export const fail = <E>(error: E): Result<never, E> => ({ ok: false, error });
+
+/** What a read gave, or the user message of why it failed: how a plan's gathered facts hold a failed read. */
+export type Read<T> = Result<T, string>;
+export const readOf = <T>(p: Promise<T>): Promise<Read<T>> =>
+  p.then(
+    (value): Read<T> => ({ ok: true, value }),
+    (err: unknown): Read<T> => ({ ok: false, error: asAppError(err).userMessage }),
+  );
+/** A result that already happened (e.g. one Host's answer in a fan-out) as a read. */
+export const readOfResult = <T>(r: Result<T, Pick<AppError, 'userMessage'>>): Read<T> =>
+  r.ok ? { ok: true, value: r.value } : { ok: false, error: r.error.userMessage };

@@ -86,6 +86,28 @@ export function planButtons(p: { edit?: PlanEdit | undefined }): { text: string;
   return p.edit ? [{ text: 'Edit', actionId: EDIT_ACTION }] : [];
 }
 
+// ---------------------------------------------------------------------------------------------- decisions
+
+/**
+ * A plan is gather → decide → render. `decide` is pure and returns a refusal (a stable code and the data its
+ * message needs), a no-op, or go with what is pinned; a plan that gathers in stages asks its `…SoFar`
+ * decision after each stage and stops reading once it decides.
+ */
+export type Refusal<Code extends string, Data = unknown> = { kind: 'refuse'; code: Code } & Data;
+
+/** Facts of a command whose Host is not in the inventory: the Host as given, and why (our prose). */
+export interface Unresolved {
+  kind: 'unresolved';
+  asked: string;
+  reason: string;
+}
+
+/** The decision on complete facts: the plan gathered until `soFar` decided, so undefined here is a bug. */
+export function decided<D>(d: D | undefined, command: string): D {
+  if (d === undefined) throw new Error(`${command}: the plan decided on incomplete facts`);
+  return d;
+}
+
 // ---------------------------------------------------------------------------------------------- results
 
 /**

@@ -14,6 +14,34 @@ export const Ocfs2ErrorCode = {
   verifyFailed: 'ocfs2.verify_failed',
   /** A Host lacks ocfs2-tools (no `o2cb`). */
   toolsMissing: 'ocfs2.tools_missing',
+
+  // Plan refusals (decide-first-node.ts, decide-join.ts): why a plan offers no Confirm.
+  /** first-node: the Manager does not list the Host. */
+  notRegistered: 'ocfs2.not_registered',
+  /** first-node: the planned cluster would not be valid (nodes, max nodes, reserved slots). */
+  invalidCluster: 'ocfs2.invalid_cluster',
+  /** A Host to plan for could not be read. */
+  unreadable: 'ocfs2.unreadable',
+  /** first-node: the Host's hostname does not match node 0's name. */
+  hostnameMismatch: 'ocfs2.hostname_mismatch',
+  /** first-node: the Host does not carry its inventory IP. */
+  ipNotCarried: 'ocfs2.ip_not_carried',
+  /** first-node: the Host has another cluster.conf and `--force` was not given. */
+  confDiffers: 'ocfs2.conf_differs',
+  /** first-node: `--force` by someone who is not a flexVDI admin. */
+  forceNeedsAdmin: 'ocfs2.force_needs_admin',
+  /** join: no inventory Host has the `--first-node` IP. */
+  firstNodeUnknown: 'ocfs2.first_node_unknown',
+  /** join: the `--first-node` Host could not be read. */
+  firstNodeUnreadable: 'ocfs2.first_node_unreadable',
+  /** join: the `--first-node` Host has no cluster.conf. */
+  firstNodeNoConf: 'ocfs2.first_node_no_conf',
+  /** join: no registered Host (other than the one joining) has a cluster.conf. */
+  noCluster: 'ocfs2.no_cluster',
+  /** join: the registered Hosts' cluster.conf files differ, and no first node is named. */
+  confsDiffer: 'ocfs2.confs_differ',
+  /** join: the source's cluster.conf is not valid, so it is copied nowhere. */
+  invalidSourceConf: 'ocfs2.invalid_source_conf',
 } as const;
 
 /**

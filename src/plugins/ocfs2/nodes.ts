@@ -4,7 +4,7 @@
  * answer (the plan says so). A node is named after the first label of the Host's FQDN — flexVDI Hosts carry
  * their domain name, and the kernel matches a node name against the hostname or its part before the first '.'.
  */
-import type { Config, InventoryHost } from '../../config.js';
+import type { InventoryHost } from '../../config.js';
 import { type Md, md } from '../../core/text.js';
 import type { Reservation } from './args.js';
 import { type ClusterModel, type ClusterNode, DEFAULT_PORT } from './cluster-conf.js';
@@ -47,12 +47,15 @@ export function planNodes(
  * Reserved slots that could never be taken: the name is an inventory Host's with another IP, or the IP is
  * another inventory Host's.
  */
-export function reservationProblems(config: Config, reserved: readonly Reservation[]): Md[] {
+export function reservationProblems(
+  inventory: readonly InventoryHost[],
+  reserved: readonly Reservation[],
+): Md[] {
   const out: Md[] = [];
   for (const r of reserved) {
     const short = r.name.toLowerCase().split('.')[0]!;
-    const byName = config.inventory.hosts.find((h) => nodeNameOf(h).toLowerCase() === short);
-    const byIp = config.inventory.hosts.find((h) => h.ip === r.ip);
+    const byName = inventory.find((h) => nodeNameOf(h).toLowerCase() === short);
+    const byIp = inventory.find((h) => h.ip === r.ip);
     if (byName && byName.ip !== r.ip)
       out.push(
         md`reserved \`${r.name}\` has IP ${r.ip}, but the inventory has ${byName.name} at ${byName.ip}`,

@@ -1,11 +1,14 @@
 /**
  * The cluster summary — the plan an admin confirms before first-node writes anything: cluster name,
  * heartbeat mode, max nodes, every node (number, name, IP, port, role) and the o2cb timeouts. Lines are
- * `Md`, one per node, so a 64-node (or 255-node) cluster splits into sections that fit Block Kit.
+ * `Md`, one per node, so a 64-node (or 255-node) cluster splits into sections that fit Block Kit; with it,
+ * the diff against a Host's current cluster.conf and the Edit modal.
  */
-import type { Section } from '../../core/plugin.js';
-import { type Md, md } from '../../core/text.js';
-import { CLUSTER_CONF, type ClusterModel, MAX_NODES } from './cluster-conf.js';
+import type { InventoryHost } from '../../config.js';
+import type { PlanEdit, Section } from '../../core/plugin.js';
+import { type Md, md, text } from '../../core/text.js';
+import type { Reservation } from './args.js';
+import { CLUSTER_CONF, type ClusterModel, diffLines, MAX_NODES } from './cluster-conf.js';
 import type { PlannedNode } from './nodes.js';
 import { describeTimeouts, type O2cbTimeouts } from './o2cb-settings.js';
 
@@ -67,4 +70,41 @@ export function headroomAdvice(count: number, maxNodes: number): Md | undefined 
 /** Why adding a node that is not in cluster.conf cannot be done from here, and what to do instead. */
 export function offlineProcedure(firstNode: string | undefined): Md {
   return md`OCFS2 in local heartbeat mode only takes new nodes offline: unmount the OCFS2 volumes and \`service o2cb offline\` on every node; run \`/flexvdi ocfs2 first-node ${firstNode ?? '<first-node>'} --force --reserve ${'<name>=<ip>'}\` with the new node (keep the existing ones); \`/flexvdi ocfs2 join --all\`; then mount the volumes again (each volume needs a free node slot: \`tunefs.ocfs2 -N\`). Declaring the maximum and reserving IPs when the cluster is created avoids this.`;
+}
+
+/** The Host's current cluster.conf against the planned one, as a code block. */
+export function diffSection(h: Pick<InventoryHost, 'name'>, current: string, planned: string): Section {
+  return {
+    title: md`Changes to ${h.name}'s current ${CLUSTER_CONF}`,
+    lines: [md`\`\`\``, ...diffLines(current, planned).map(text), md`\`\`\``],
+  };
+}
+
+export function editOf(name: string, maxNodes: number, reserved: readonly Reservation[]): PlanEdit {
+  return {
+    title: 'Edit the OCFS2 cluster',
+    fields: [
+      {
+        name: 'maxNodes',
+        label: 'Max nodes',
+        value: String(maxNodes),
+        kind: 'number',
+        hint: 'Nodes the cluster may ever have (1–255). Leave room: adding an unplanned node needs the cluster offline.',
+      },
+      {
+        name: 'clusterName',
+        label: 'Cluster name',
+        value: name,
+        hint: '1–16 letters or digits.',
+      },
+      {
+        name: 'reserve',
+        label: 'Reserved nodes',
+        value: reserved.map((r) => `${r.name}=${r.ip}`).join('\n'),
+        kind: 'list',
+        optional: true,
+        hint: 'One name=ip per line: Hosts you plan to add. Each joins later without touching the other nodes.',
+      },
+    ],
+  };
 }

@@ -18,6 +18,7 @@ import {
   decodeKey,
   entryMatchesHost,
   fingerprintSha256,
+  type HostKeyProbe,
   hostPatternFor,
   type KnownHostsEntry,
   parseKnownHosts,
@@ -48,6 +49,7 @@ export interface Edit {
 }
 
 export const keyId = (k: PublicKey): string => `${k.keyType} ${k.keyBase64}`;
+export const keyOfProbe = (p: HostKeyProbe): PublicKey => ({ keyType: p.keyType, keyBase64: p.keyBase64 });
 export const sameKey = (a: PublicKey, b: PublicKey): boolean =>
   a.keyType === b.keyType && a.keyBase64 === b.keyBase64;
 export const fingerprintOf = (k: PublicKey): string => fingerprintSha256(Buffer.from(k.keyBase64, 'base64'));

@@ -9,45 +9,47 @@
  * Node list: the registered Hosts (the first node is node 0, the others follow in inventory order), then the
  * reserved slots. A Host that already has a different cluster.conf is refused unless an admin gives
  * `--force` (the diff is shown); one with o2cb online under another configuration is always refused.
+ *
+ * Plan = gather → decide → render: `gather` reads the registered Hosts and the first node, `decideFirstNode`
+ * (decide-first-node.ts, pure) refuses with a code, finds nothing to do, or pins the exact file, and `render`
+ * writes the cluster summary.
  */
 import { z } from 'zod';
-import type { InventoryHost } from '../../../config.js';
-import { findHost, type Plan, type PlanEdit, type Section, type StepContext } from '../../../core/plugin.js';
-import { joinMd, type Md, md, prose, text } from '../../../core/text.js';
-import { AppError, asAppError } from '../../../errors.js';
+import {
+  findHost,
+  type Plan,
+  type PlanContext,
+  type Section,
+  type StepContext,
+  type Unresolved,
+} from '../../../core/plugin.js';
+import { joinMd, type Md, md, prose } from '../../../core/text.js';
+import { AppError, ErrorCode, readOf } from '../../../errors.js';
 import { targetOf } from '../../../services.js';
+import { clusterNameArg, hostArg, maxNodesArg, reserveArg } from '../args.js';
+import { CLUSTER_CONF, sha256 } from '../cluster-conf.js';
 import {
-  clusterNameArg,
-  hostArg,
-  maxNodesArg,
-  type Reservation,
-  reservationsOf,
-  reserveArg,
-} from '../args.js';
-import {
-  CLUSTER_CONF,
-  diffLines,
-  nodeForHostname,
-  renderClusterConf,
-  sha256,
-  validateCluster,
-} from '../cluster-conf.js';
+  type ConfChange,
+  clusterNameOf,
+  decideFirstNode,
+  type FirstNodeDecision,
+  type FirstNodeFacts,
+  type FirstNodePin,
+  firstNodePinSchema,
+  firstNodeSoFar,
+} from '../decide-first-node.js';
 import { command, type Ocfs2Deps, step } from '../define.js';
 import { Ocfs2ErrorCode } from '../errors.js';
 import {
   bringOnline,
-  expectedSchema,
   inspectNode,
   installConf,
   installSettings,
-  pinnedConfIsValid,
   verifiedSchema,
   verifyHost,
   writeOutcomeSchema,
 } from '../host-ops.js';
-import { clusterOf, defaultClusterName, planNodes, reservationProblems } from '../nodes.js';
-import { settingsStateOf, timeoutsOf } from '../o2cb-settings.js';
-import { headroomAdvice, nodeLines, summarySections } from '../summary.js';
+import { diffSection, editOf, headroomAdvice, nodeLines, summarySections } from '../summary.js';
 
 const args = z
   .object({
@@ -59,24 +61,6 @@ const args = z
   })
   .strict();
 type Args = z.output<typeof args>;
-
-/** Max nodes when not given: room for a few more Hosts than listed, at least 8 (mkfs.ocfs2's usual slots). */
-export const DEFAULT_MIN_MAX_NODES = 8;
-
-/** What the confirmed cluster summary pins: the exact file, and what the steps and the result need. */
-export const firstNodePinSchema = expectedSchema
-  .extend({
-    /** The first node (inventory name). */
-    host: z.string(),
-    /** sha256 of the Host's cluster.conf when planned (null: none), so a file changed since is not overwritten. */
-    before: z.string().nullable(),
-    settingsPath: z.string(),
-    maxNodes: z.number().int().min(1),
-    nodes: z.number().int().min(1),
-    reserved: z.number().int().min(0),
-  })
-  .superRefine(pinnedConfIsValid);
-export type FirstNodePin = z.output<typeof firstNodePinSchema>;
 
 type Ctx = StepContext<Args, FirstNodePin, Ocfs2Deps>;
 
@@ -166,124 +150,10 @@ export const firstNodeCommand = command({
     const h = findHost(config, a.host);
     return h ? ['ocfs2', h] : ['ocfs2'];
   },
-  plan: async (ctx): Promise<Plan<FirstNodePin>> => {
-    const { config } = ctx.services;
-    const { registration } = ctx.deps;
-    const found = registration.resolveHost(ctx.args.host);
-    if (!found.ok) return refuse(md`Create an OCFS2 cluster on \`${ctx.args.host}\``, prose(found.reason));
-    const h = found.host;
-    const reg = await registration.registeredHosts({ fallback: 'inventory', signal: ctx.signal });
-    if (reg.from === 'manager' && !reg.hosts.some((r) => r.name === h.name)) {
-      return refuse(
-        md`Create an OCFS2 cluster on *${h.name}*`,
-        md`${h.name} is not registered with the Manager. Register it first: \`/flexvdi register-host ${h.fqdn}\`.`,
-      );
-    }
-    const reserved = reservationsOf(ctx.args.reserve);
-    const name = ctx.args.clusterName ?? defaultClusterName(config.inventory.cluster.name);
-    const nodes = planNodes(h, reg.hosts, reserved);
-    const maxNodes = ctx.args.maxNodes ?? Math.max(nodes.length, DEFAULT_MIN_MAX_NODES);
-    const cluster = clusterOf(name, nodes);
-    const what = md`Create OCFS2 cluster \`${name}\` on *${h.name}*`;
-    const problems = [...validateCluster(cluster, maxNodes), ...reservationProblems(config, reserved)];
-    if (problems.length) {
-      return refuse(what, md`The cluster would not be valid: ${joinMd(problems, '; ')}.`, {
-        sections: [{ title: md`Nodes (${nodes.length})`, lines: nodeLines(nodes) }],
-      });
-    }
-    const state = await inspectNode(registration, ctx.services.ssh, h, ctx.signal).catch(asAppError);
-    if (state instanceof Error) return refuse(what, md`Cannot read ${h.name}: ${prose(state.userMessage)}`);
-    const self = nodeForHostname(cluster, state.hostname);
-    if (self?.number !== 0) {
-      return refuse(
-        what,
-        md`${h.name}'s hostname is \`${state.hostname}\`, which does not match node 0 \`${nodes[0]?.name ?? ''}\` (OCFS2 matches a node name to the hostname, or its part before the first "."). Set the Host's hostname to its FQDN \`${h.fqdn}\` first.`,
-      );
-    }
-    if (!state.addresses.includes(h.ip))
-      return refuse(
-        what,
-        md`${h.name} does not carry ${h.ip} (it has ${state.addresses.join(', ') || 'no IPv4'}).`,
-      );
-    const conf = renderClusterConf(cluster);
-    const timeouts = timeoutsOf(state.settings);
-    const current = state.conf;
-    const differs = current !== null && current !== conf;
-    const diff: Section[] = differs ? [diffSection(h, current, conf)] : [];
-    if (state.online && (differs || state.online !== name)) {
-      return refuse(
-        what,
-        md`o2cb is online on ${h.name} for cluster \`${state.online}\` with ${differs ? 'another' : 'this'} configuration: changing it needs the cluster offline. Unmount its OCFS2 volumes and run \`service o2cb offline\` there, then plan again.`,
-        { sections: diff },
-      );
-    }
-    if (differs && !(ctx.args.force && ctx.isAdmin)) {
-      return refuse(
-        what,
-        md`${h.name} already has a different ${CLUSTER_CONF}. Replacing it changes the cluster for every node that uses it; ${ctx.args.force ? md`only an admin can use \`--force\`.` : md`if that is what you want, an admin can run the command again with \`--force\` (the old file is kept as a backup).`}`,
-        { sections: diff },
-      );
-    }
-    const settings = settingsStateOf(state.settings);
-    if (
-      !differs &&
-      current !== null &&
-      state.online === name &&
-      settings.enabled &&
-      settings.bootCluster === name
-    ) {
-      return {
-        summary: md`${h.name} is already the first node of OCFS2 cluster \`${name}\`: same cluster.conf, o2cb online and enabled. Nothing to do.`,
-        sections: [],
-        warnings: [],
-        noop: true,
-      };
-    }
-    const sections = summarySections({
-      cluster,
-      nodes,
-      maxNodes,
-      timeouts,
-      settingsPath: state.settingsPath,
-      source: reg.note,
-      confSha: sha256(conf),
-    });
-    const advice = headroomAdvice(nodes.length, maxNodes);
-    const notListed = config.inventory.hosts.filter(
-      (x) => !nodes.some((n) => n.host === x.name || n.ip === x.ip),
-    );
-    const listed = nodes.length - reserved.length;
-    const them = notListed.length === 1 ? 'it' : 'them';
-    return {
-      summary: md`${what} (node 0): ${listed} node${listed === 1 ? '' : 's'} listed, ${reserved.length} reserved, max ${maxNodes}`,
-      sections: [...sections, ...diff],
-      warnings: [
-        ...(reg.from === 'inventory' ? [md`Nodes come from ${reg.note}.`] : []),
-        ...(advice ? [advice] : []),
-        ...(notListed.length
-          ? [
-              md`Not in the cluster: ${notListed.map((x) => `${x.name} (${x.ip})`).join(', ')} — in the inventory but not registered. Reserve ${them} with Edit (\`name=ip\`) to let ${them} join later without the offline procedure.`,
-            ]
-          : []),
-        ...(differs
-          ? [
-              md`--force: ${h.name}'s current ${CLUSTER_CONF} is replaced (backup kept). Every node must then join again with the new file.`,
-            ]
-          : []),
-      ],
-      pinned: {
-        host: h.name,
-        conf,
-        cluster: name,
-        timeouts,
-        before: current === null ? null : sha256(current),
-        settingsPath: state.settingsPath,
-        maxNodes,
-        nodes: nodes.length,
-        reserved: reserved.length,
-      },
-      edit: editOf(name, maxNodes, reserved),
-    };
+  // gather (I/O) → decide (pure, decide-first-node.ts) → render
+  plan: async (ctx) => {
+    const { facts, note } = await gather(ctx);
+    return render(decideFirstNode(facts, ctx.args, ctx.isAdmin), facts, ctx.args, note);
   },
   steps: [writeConf, writeSettings, online, verify],
   result: (ctx) => {
@@ -307,39 +177,133 @@ export const firstNodeCommand = command({
   },
 });
 
-/** The Host's current cluster.conf against the planned one, as a code block. */
-function diffSection(h: InventoryHost, current: string, planned: string): Section {
-  return {
-    title: md`Changes to ${h.name}'s current ${CLUSTER_CONF}`,
-    lines: [md`\`\`\``, ...diffLines(current, planned).map(text), md`\`\`\``],
+/** The facts the decision needs, and where the node list came from (the registration plugin's note). */
+async function gather(
+  ctx: PlanContext<Args, Ocfs2Deps>,
+): Promise<{ facts: FirstNodeFacts | Unresolved; note: Md }> {
+  const { config } = ctx.services;
+  const { registration } = ctx.deps;
+  const found = registration.resolveHost(ctx.args.host);
+  if (!found.ok)
+    return { facts: { kind: 'unresolved', asked: ctx.args.host, reason: found.reason }, note: md`` };
+  const h = found.host;
+  const reg = await registration.registeredHosts({ fallback: 'inventory', signal: ctx.signal });
+  const facts: FirstNodeFacts = {
+    kind: 'host',
+    host: h,
+    registered: reg.hosts,
+    from: reg.from,
+    inventory: config.inventory.hosts,
+    inventoryCluster: config.inventory.cluster.name,
   };
+  if (!firstNodeSoFar(facts, ctx.args, ctx.isAdmin))
+    facts.node = await readOf(inspectNode(registration, ctx.services.ssh, h, ctx.signal));
+  return { facts, note: reg.note };
 }
 
-function editOf(name: string, maxNodes: number, reserved: readonly Reservation[]): PlanEdit {
+function render(
+  d: FirstNodeDecision,
+  f: FirstNodeFacts | Unresolved,
+  args: Args,
+  note: Md,
+): Plan<FirstNodePin> {
+  if (f.kind === 'unresolved') return refuse(md`Create an OCFS2 cluster on \`${f.asked}\``, prose(f.reason));
+  const h = f.host;
+  const name = clusterNameOf(args, f.inventoryCluster);
+  const what = md`Create OCFS2 cluster \`${name}\` on *${h.name}*`;
+  const diff = (c: ConfChange | null): Section[] => (c ? [diffSection(h, c.current, c.planned)] : []);
+  switch (d.kind) {
+    case 'noop':
+      return {
+        summary: md`${h.name} is already the first node of OCFS2 cluster \`${name}\`: same cluster.conf, o2cb online and enabled. Nothing to do.`,
+        sections: [],
+        warnings: [],
+        noop: true,
+      };
+    case 'go':
+      return renderGo(d, f, what, note, diff(d.change));
+  }
+  switch (d.code) {
+    case ErrorCode.inventoryUnknownHost:
+      return refuse(what, prose(d.reason));
+    case Ocfs2ErrorCode.notRegistered:
+      return refuse(
+        md`Create an OCFS2 cluster on *${h.name}*`,
+        md`${h.name} is not registered with the Manager. Register it first: \`/flexvdi register-host ${h.fqdn}\`.`,
+      );
+    case Ocfs2ErrorCode.invalidCluster:
+      return refuse(what, md`The cluster would not be valid: ${joinMd(d.problems, '; ')}.`, {
+        sections: [{ title: md`Nodes (${d.planned.nodes.length})`, lines: nodeLines(d.planned.nodes) }],
+      });
+    case Ocfs2ErrorCode.unreadable:
+      return refuse(what, md`Cannot read ${h.name}: ${prose(d.error)}`);
+    case Ocfs2ErrorCode.hostnameMismatch:
+      return refuse(
+        what,
+        md`${h.name}'s hostname is \`${d.hostname}\`, which does not match node 0 \`${d.node0}\` (OCFS2 matches a node name to the hostname, or its part before the first "."). Set the Host's hostname to its FQDN \`${h.fqdn}\` first.`,
+      );
+    case Ocfs2ErrorCode.ipNotCarried:
+      return refuse(
+        what,
+        md`${h.name} does not carry ${h.ip} (it has ${d.addresses.join(', ') || 'no IPv4'}).`,
+      );
+    case Ocfs2ErrorCode.clusterOnline:
+      return refuse(
+        what,
+        md`o2cb is online on ${h.name} for cluster \`${d.online}\` with ${d.change ? 'another' : 'this'} configuration: changing it needs the cluster offline. Unmount its OCFS2 volumes and run \`service o2cb offline\` there, then plan again.`,
+        { sections: diff(d.change) },
+      );
+    case Ocfs2ErrorCode.confDiffers:
+    case Ocfs2ErrorCode.forceNeedsAdmin:
+      return refuse(
+        what,
+        md`${h.name} already has a different ${CLUSTER_CONF}. Replacing it changes the cluster for every node that uses it; ${d.code === Ocfs2ErrorCode.forceNeedsAdmin ? md`only an admin can use \`--force\`.` : md`if that is what you want, an admin can run the command again with \`--force\` (the old file is kept as a backup).`}`,
+        { sections: diff(d.change) },
+      );
+  }
+}
+
+function renderGo(
+  d: Extract<FirstNodeDecision, { kind: 'go' }>,
+  f: FirstNodeFacts,
+  what: Md,
+  note: Md,
+  diff: Section[],
+): Plan<FirstNodePin> {
+  const h = f.host;
+  const { pinned: p } = d;
+  const { cluster, nodes, maxNodes, reserved } = d.planned;
+  const sections = summarySections({
+    cluster,
+    nodes,
+    maxNodes,
+    timeouts: p.timeouts,
+    settingsPath: p.settingsPath,
+    source: note,
+    confSha: sha256(p.conf),
+  });
+  const advice = headroomAdvice(nodes.length, maxNodes);
+  const notListed = f.inventory.filter((x) => !nodes.some((n) => n.host === x.name || n.ip === x.ip));
+  const listed = nodes.length - reserved.length;
+  const them = notListed.length === 1 ? 'it' : 'them';
   return {
-    title: 'Edit the OCFS2 cluster',
-    fields: [
-      {
-        name: 'maxNodes',
-        label: 'Max nodes',
-        value: String(maxNodes),
-        kind: 'number',
-        hint: 'Nodes the cluster may ever have (1–255). Leave room: adding an unplanned node needs the cluster offline.',
-      },
-      {
-        name: 'clusterName',
-        label: 'Cluster name',
-        value: name,
-        hint: '1–16 letters or digits.',
-      },
-      {
-        name: 'reserve',
-        label: 'Reserved nodes',
-        value: reserved.map((r) => `${r.name}=${r.ip}`).join('\n'),
-        kind: 'list',
-        optional: true,
-        hint: 'One name=ip per line: Hosts you plan to add. Each joins later without touching the other nodes.',
-      },
+    summary: md`${what} (node 0): ${listed} node${listed === 1 ? '' : 's'} listed, ${reserved.length} reserved, max ${maxNodes}`,
+    sections: [...sections, ...diff],
+    warnings: [
+      ...(f.from === 'inventory' ? [md`Nodes come from ${note}.`] : []),
+      ...(advice ? [advice] : []),
+      ...(notListed.length
+        ? [
+            md`Not in the cluster: ${notListed.map((x) => `${x.name} (${x.ip})`).join(', ')} — in the inventory but not registered. Reserve ${them} with Edit (\`name=ip\`) to let ${them} join later without the offline procedure.`,
+          ]
+        : []),
+      ...(d.change
+        ? [
+            md`--force: ${h.name}'s current ${CLUSTER_CONF} is replaced (backup kept). Every node must then join again with the new file.`,
+          ]
+        : []),
     ],
+    pinned: p,
+    edit: editOf(p.cluster, maxNodes, reserved),
   };
 }

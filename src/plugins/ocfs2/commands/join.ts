@@ -6,21 +6,40 @@
  * per-Host results; a Host that is down does not stop the others, and `/flexvdi retry` finishes only the
  * Hosts not done (per-Host checkpoints). A Host that matches a reserved slot joins without any other node
  * being touched; one that matches none is told why and what the offline procedure is.
+ *
+ * Plan = gather → decide → render: `gather` reads the source's cluster.conf and the targets, `decideJoin`
+ * (decide-join.ts, pure) refuses with a code, finds nothing to do, or pins the file and the targets, and
+ * `render` writes it for Slack.
  */
 import { z } from 'zod';
 import type { InventoryHost } from '../../../config.js';
-import { findHost, type Plan, type PlanContext, type Section } from '../../../core/plugin.js';
+import {
+  findHost,
+  type Plan,
+  type PlanContext,
+  type Section,
+  type Unresolved,
+} from '../../../core/plugin.js';
 import { joinMd, type Md, md, prose } from '../../../core/text.js';
-import { asAppError } from '../../../errors.js';
+import { ErrorCode, readOf, readOfResult } from '../../../errors.js';
 import { targetOf } from '../../../services.js';
 import { fanout } from '../../../ssh/index.js';
 import { hostArg, ipArg } from '../args.js';
-import { CLUSTER_CONF, modelOf, sha256 } from '../cluster-conf.js';
+import { CLUSTER_CONF, sha256 } from '../cluster-conf.js';
+import {
+  decideJoin,
+  type JoinDecision,
+  type JoinFacts,
+  type JoinView,
+  joinSoFar,
+  type Row,
+  type SourceFacts,
+} from '../decide-join.js';
 import { command, type Ocfs2Deps, step } from '../define.js';
+import { Ocfs2ErrorCode } from '../errors.js';
 import { inspectNode, readOcfs2 } from '../host-ops.js';
 import { type JoinPin, joinHosts, joinPinSchema, joinResultSchema } from '../join-hosts.js';
-import { type Standing, standingOf } from '../membership.js';
-import { describeTimeouts, timeoutsOf } from '../o2cb-settings.js';
+import { describeTimeouts } from '../o2cb-settings.js';
 
 const args = z
   .object({ host: hostArg.optional(), firstNode: ipArg.optional(), all: z.boolean().default(false) })
@@ -37,14 +56,6 @@ const refuse = (summary: Md, refused: Md, extra: Partial<Plan<JoinPin>> = {}): P
   refused,
   ...extra,
 });
-
-interface Source {
-  host: InventoryHost;
-  conf: string;
-  settings: string | null;
-}
-
-type Row = { host: InventoryHost; standing: Standing | { kind: 'unreachable'; reason: string } };
 
 function rowLine({ host, standing: s }: Row): Md {
   switch (s.kind) {
@@ -83,86 +94,10 @@ export const joinCommand = command({
     const h = a.host === undefined ? undefined : findHost(config, a.host);
     return h ? ['ocfs2', h] : ['ocfs2'];
   },
-  plan: async (ctx): Promise<Plan<JoinPin>> => {
-    const { config, ssh } = ctx.services;
-    const { registration } = ctx.deps;
-    const reg = await registration.registeredHosts({ fallback: 'inventory', signal: ctx.signal });
-    let targets: InventoryHost[];
-    if (ctx.args.host === undefined) targets = reg.hosts;
-    else {
-      const found = registration.resolveHost(ctx.args.host);
-      if (!found.ok) return refuse(md`Join \`${ctx.args.host}\` to the OCFS2 cluster`, prose(found.reason));
-      targets = [found.host];
-    }
-    const what =
-      ctx.args.host === undefined
-        ? md`Join every registered Host to the OCFS2 cluster`
-        : md`Join *${targets.map((t) => t.name).join(', ')}* to the OCFS2 cluster`;
-    const src = await findSource(ctx, reg.hosts, targets);
-    if ('refused' in src) return refuse(what, src.refused);
-    const model = modelOf(src.conf);
-    if (!model.model || model.problems.length) {
-      return refuse(
-        what,
-        md`The ${CLUSTER_CONF} on ${src.host.name} is not valid, so it is not copied anywhere: ${joinMd(model.problems, '; ')}. Fix it with \`/flexvdi ocfs2 first-node ${src.host.name} --force\`.`,
-      );
-    }
-    const cluster = model.model;
-    const timeouts = timeoutsOf(src.settings);
-    const states = await fanout(targets, (h) => inspectNode(registration, ssh, h, ctx.signal), {
-      concurrency: config.inventory.ssh.concurrency,
-      signal: ctx.signal,
-    });
-    const rows: Row[] = states.map((r) => ({
-      host: r.target,
-      standing: r.ok
-        ? standingOf(cluster, src.conf, timeouts, r.target, r.value, src.host.name)
-        : { kind: 'unreachable', reason: r.error.userMessage },
-    }));
-    const go = rows.filter((r) => r.standing.kind === 'join' || r.standing.kind === 'unreachable');
-    const sections: Section[] = [
-      { title: md`Hosts (${rows.length})`, lines: rows.map(rowLine) },
-      {
-        title: md`Cluster \`${cluster.name}\``,
-        lines: [
-          md`• Source: ${src.host.name} (${src.host.ip}), ${CLUSTER_CONF} sha256 \`${sha256(src.conf).slice(0, 12)}\`, ${cluster.nodes.length} nodes, heartbeat ${cluster.heartbeatMode}`,
-          md`• O2CB timeouts: ${describeTimeouts(timeouts)}`,
-        ],
-      },
-    ];
-    const [only] = rows;
-    if (ctx.args.host !== undefined && only) {
-      const s = only.standing;
-      if (s.kind === 'not-listed' || s.kind === 'blocked') return refuse(what, s.reason, { sections });
-      if (s.kind === 'unreachable')
-        return refuse(what, md`Cannot read ${only.host.name}: ${prose(s.reason)}`);
-    }
-    if (!go.length) {
-      return {
-        summary: md`Nothing to join: ${rows.filter((r) => r.standing.kind === 'in-sync').length} of ${rows.length} Hosts are members of \`${cluster.name}\`, in sync and online.`,
-        sections,
-        warnings: [],
-        noop: true,
-      };
-    }
-    const skipped = rows.filter((r) => r.standing.kind === 'not-listed' || r.standing.kind === 'blocked');
-    return {
-      summary: md`Join ${go.map((r) => r.host.name).join(', ')} to OCFS2 cluster \`${cluster.name}\` (cluster.conf from ${src.host.name}, byte-identical)`,
-      sections,
-      warnings: [
-        ...(reg.from === 'inventory' && ctx.args.all ? [md`Hosts come from ${reg.note}.`] : []),
-        ...(skipped.length
-          ? [md`${skipped.map((r) => r.host.name).join(', ')} will not join (see above).`]
-          : []),
-      ],
-      pinned: {
-        source: src.host.name,
-        conf: src.conf,
-        cluster: cluster.name,
-        timeouts,
-        targets: go.map((r) => r.host.name),
-      },
-    };
+  // gather (I/O) → decide (pure, decide-join.ts) → render
+  plan: async (ctx) => {
+    const { facts, note } = await gather(ctx);
+    return render(decideJoin(facts), facts, ctx.args, note);
   },
   steps: [join],
   result: (ctx) => {
@@ -188,28 +123,48 @@ export const joinCommand = command({
   },
 });
 
-/** The first node: `--first-node <ip>`, else the one cluster.conf the registered Hosts agree on. */
-async function findSource(
+/** The facts the decision needs, and where the Hosts came from (the registration plugin's note). */
+async function gather(
+  ctx: PlanContext<Args, Ocfs2Deps>,
+): Promise<{ facts: JoinFacts | Unresolved; note: Md }> {
+  const { config, ssh } = ctx.services;
+  const { registration } = ctx.deps;
+  const reg = await registration.registeredHosts({ fallback: 'inventory', signal: ctx.signal });
+  let targets: InventoryHost[];
+  if (ctx.args.host === undefined) targets = reg.hosts;
+  else {
+    const found = registration.resolveHost(ctx.args.host);
+    if (!found.ok)
+      return { facts: { kind: 'unresolved', asked: ctx.args.host, reason: found.reason }, note: reg.note };
+    targets = [found.host];
+  }
+  const source = await gatherSource(ctx, reg.hosts, targets);
+  const facts: JoinFacts = { kind: 'hosts', all: ctx.args.all, from: reg.from, targets, source };
+  if (!joinSoFar(facts)) {
+    const states = await fanout(targets, (h) => inspectNode(registration, ssh, h, ctx.signal), {
+      concurrency: config.inventory.ssh.concurrency,
+      signal: ctx.signal,
+    });
+    facts.nodes = states.map((r) => ({ host: r.target, read: readOfResult(r) }));
+  }
+  return { facts, note: reg.note };
+}
+
+/** The first node's files (`--first-node <ip>`), else every registered Host's but the one joining. */
+async function gatherSource(
   ctx: PlanContext<Args, Ocfs2Deps>,
   registered: readonly InventoryHost[],
   targets: readonly InventoryHost[],
-): Promise<Source | { refused: Md }> {
+): Promise<SourceFacts> {
   const { config, ssh } = ctx.services;
   const read = (h: InventoryHost) => readOcfs2(ssh, targetOf(h), ctx.signal);
   if (ctx.args.firstNode) {
     const h = findHost(config, ctx.args.firstNode);
-    if (!h)
-      return {
-        refused: md`No inventory Host has IP ${ctx.args.firstNode}: the bot reaches Hosts only through the inventory (and their pinned host keys).`,
-      };
-    const s = await read(h).catch(asAppError);
-    if (s instanceof Error)
-      return { refused: md`Cannot read the first node ${h.name}: ${prose(s.userMessage)}` };
-    if (s.conf === null)
-      return {
-        refused: md`${h.name} (${h.ip}) has no ${CLUSTER_CONF}: create the cluster there first with \`/flexvdi ocfs2 first-node ${h.name}\`.`,
-      };
-    return { host: h, conf: s.conf, settings: s.settings };
+    return {
+      kind: 'named',
+      ip: ctx.args.firstNode,
+      found: h ? { host: h, read: await readOf(read(h)) } : null,
+    };
   }
   const single = !ctx.args.all;
   const candidates = registered.filter((h) => !(single && targets.some((t) => t.name === h.name)));
@@ -217,31 +172,88 @@ async function findSource(
     concurrency: config.inventory.ssh.concurrency,
     signal: ctx.signal,
   });
-  // Hosts by the checksum of their file; the first Host of a group (inventory order) is its source.
-  const byConf = new Map<string, Source & { hosts: InventoryHost[] }>();
-  for (const r of answers) {
-    if (!r.ok || r.value.conf === null) continue;
-    const k = sha256(r.value.conf);
-    const e = byConf.get(k) ?? { host: r.target, conf: r.value.conf, settings: r.value.settings, hosts: [] };
-    e.hosts.push(r.target);
-    byConf.set(k, e);
+  return { kind: 'agreed', answers: answers.map((r) => ({ host: r.target, read: readOfResult(r) })) };
+}
+
+function render(d: JoinDecision, f: JoinFacts | Unresolved, args: Args, note: Md): Plan<JoinPin> {
+  if (f.kind === 'unresolved') return refuse(md`Join \`${f.asked}\` to the OCFS2 cluster`, prose(f.reason));
+  const what =
+    args.host === undefined
+      ? md`Join every registered Host to the OCFS2 cluster`
+      : md`Join *${f.targets.map((t) => t.name).join(', ')}* to the OCFS2 cluster`;
+  switch (d.kind) {
+    case 'noop': {
+      const { rows, cluster } = d.view;
+      return {
+        summary: md`Nothing to join: ${rows.filter((r) => r.standing.kind === 'in-sync').length} of ${rows.length} Hosts are members of \`${cluster.name}\`, in sync and online.`,
+        sections: sectionsOf(d.view),
+        warnings: [],
+        noop: true,
+      };
+    }
+    case 'go': {
+      const { source, cluster } = d.view;
+      return {
+        summary: md`Join ${d.pinned.targets.join(', ')} to OCFS2 cluster \`${cluster.name}\` (cluster.conf from ${source.host.name}, byte-identical)`,
+        sections: sectionsOf(d.view),
+        warnings: [
+          ...(f.from === 'inventory' && args.all ? [md`Hosts come from ${note}.`] : []),
+          ...(d.skipped.length ? [md`${d.skipped.join(', ')} will not join (see above).`] : []),
+        ],
+        pinned: d.pinned,
+      };
+    }
   }
-  const down = answers.filter((r) => !r.ok).map((r) => r.target.name);
-  const groups = [...byConf.entries()];
-  const [first] = groups;
-  if (!first) {
-    return {
-      refused: md`No registered Host ${single ? 'other than the one joining ' : ''}has a ${CLUSTER_CONF}: create the cluster first with \`/flexvdi ocfs2 first-node ${'<host>'}\`${down.length ? md` (unreachable: ${down.join(', ')})` : md``}.`,
-    };
+  return refuse(what, ...refusal(d));
+}
+
+/** The Hosts and where each stands, and the cluster being copied. */
+function sectionsOf({ source, cluster, timeouts, rows }: JoinView): Section[] {
+  return [
+    { title: md`Hosts (${rows.length})`, lines: rows.map(rowLine) },
+    {
+      title: md`Cluster \`${cluster.name}\``,
+      lines: [
+        md`• Source: ${source.host.name} (${source.host.ip}), ${CLUSTER_CONF} sha256 \`${sha256(source.conf).slice(0, 12)}\`, ${cluster.nodes.length} nodes, heartbeat ${cluster.heartbeatMode}`,
+        md`• O2CB timeouts: ${describeTimeouts(timeouts)}`,
+      ],
+    },
+  ];
+}
+
+/** Why the plan refuses, and the sections shown with it. */
+function refusal(d: Extract<JoinDecision, { kind: 'refuse' }>): [Md, Partial<Plan<JoinPin>>?] {
+  switch (d.code) {
+    case ErrorCode.inventoryUnknownHost:
+      return [prose(d.reason)];
+    case Ocfs2ErrorCode.firstNodeUnknown:
+      return [
+        md`No inventory Host has IP ${d.ip}: the bot reaches Hosts only through the inventory (and their pinned host keys).`,
+      ];
+    case Ocfs2ErrorCode.firstNodeUnreadable:
+      return [md`Cannot read the first node ${d.host}: ${prose(d.error)}`];
+    case Ocfs2ErrorCode.firstNodeNoConf:
+      return [
+        md`${d.host.name} (${d.host.ip}) has no ${CLUSTER_CONF}: create the cluster there first with \`/flexvdi ocfs2 first-node ${d.host.name}\`.`,
+      ];
+    case Ocfs2ErrorCode.noCluster:
+      return [
+        md`No registered Host ${d.single ? 'other than the one joining ' : ''}has a ${CLUSTER_CONF}: create the cluster first with \`/flexvdi ocfs2 first-node ${'<host>'}\`${d.down.length ? md` (unreachable: ${d.down.join(', ')})` : md``}.`,
+      ];
+    case Ocfs2ErrorCode.confsDiffer: {
+      const which = d.groups.map((g) => md`${g.hosts.join(', ')} (\`${g.sha256.slice(0, 12)}\`)`);
+      return [
+        md`The Hosts' ${CLUSTER_CONF} files differ: ${joinMd(which, ' vs ')}. Name the first node, whose file is copied, with \`--first-node ${'<ip>'}\` (see \`/flexvdi ocfs2 status\`).`,
+      ];
+    }
+    case Ocfs2ErrorCode.invalidSourceConf:
+      return [
+        md`The ${CLUSTER_CONF} on ${d.source} is not valid, so it is not copied anywhere: ${joinMd(d.problems, '; ')}. Fix it with \`/flexvdi ocfs2 first-node ${d.source} --force\`.`,
+      ];
+    case Ocfs2ErrorCode.nodeNotListed:
+    case Ocfs2ErrorCode.clusterOnline:
+      return [d.reason, { sections: sectionsOf(d.view) }];
+    case Ocfs2ErrorCode.unreadable:
+      return [md`Cannot read ${d.host}: ${prose(d.error)}`];
   }
-  if (groups.length > 1) {
-    const which = groups.map(
-      ([k, v]) => md`${v.hosts.map((h) => h.name).join(', ')} (\`${k.slice(0, 12)}\`)`,
-    );
-    return {
-      refused: md`The Hosts' ${CLUSTER_CONF} files differ: ${joinMd(which, ' vs ')}. Name the first node, whose file is copied, with \`--first-node ${'<ip>'}\` (see \`/flexvdi ocfs2 status\`).`,
-    };
-  }
-  const [, { host, conf, settings }] = first;
-  return { host, conf, settings };
 }

@@ -7,19 +7,39 @@
  * the old Host did for the other plugins (an OCFS2 node…) and how to restore it. After Confirm: swap the
  * pin, register again (the Manager records a replacement), swap the keys on every Host (the old machine's
  * lines go), check Host↔Host SSH, check the Manager lists it.
+ *
+ * Plan = gather → decide → render: `gather` reads the Manager, the machine and the cluster (stopping once the
+ * facts decide), `decideReplace` (decide.ts, pure) refuses with a code or pins the new host key and the old
+ * Host's roles, and `render` writes it for Slack.
  */
 import { z } from 'zod';
-import type { Config } from '../../../config.js';
-import { defineCommand, hostRoleSchema, type Plan } from '../../../core/plugin.js';
-import { joinMd, md, prose } from '../../../core/text.js';
-import { asAppError } from '../../../errors.js';
+import {
+  defineCommand,
+  hostRoleSchema,
+  type NoDeps,
+  type Plan,
+  type PlanContext,
+  type Unresolved,
+} from '../../../core/plugin.js';
+import { joinMd, type Md, md, prose } from '../../../core/text.js';
+import { ErrorCode, readOf } from '../../../errors.js';
+import type { HostInfo } from '../../../manager/index.js';
 import { targetOf } from '../../../services.js';
-import { replacePin } from '../../../ssh/index.js';
-import { hostArg, hostIdOf, ipArg, type Resolved, resolveHost } from '../args.js';
-import { describeHostname, hostnameMatches } from '../host-state.js';
+import { type HostKeyProbe, replacePin } from '../../../ssh/index.js';
+import { hostArg, hostIdOf, ipArg, resolveHost } from '../args.js';
+import { bridgesRefused } from '../cluster-preview.js';
+import {
+  type Alive,
+  decideReplace,
+  type ReplaceDecision,
+  type ReplaceFacts,
+  replaceSoFar,
+} from '../decide.js';
+import { RegistrationErrorCode } from '../errors.js';
+import { describeHostname } from '../host-state.js';
 import { fingerprintOf } from '../key-files.js';
 import { productPins } from '../members.js';
-import { inspectSubject, keyOfProbe, previewCluster, refuse } from '../preflight.js';
+import { gatherCluster, inspectSubject, refuse } from '../preflight.js';
 import { registeredHosts } from '../registry-api.js';
 import {
   afterPinSteps,
@@ -33,13 +53,11 @@ import {
 } from '../shared-steps.js';
 
 const args = z.object({ host: hostArg, ip: ipArg.optional(), force: z.boolean().default(false) }).strict();
+type Args = z.output<typeof args>;
 
 /** The host key, and what the old Host did for each plugin (restored by hand after the replacement). */
 const pinnedSchema = subjectPinnedSchema.extend({ roles: z.array(hostRoleSchema).default([]) });
 type ReplacePinned = z.output<typeof pinnedSchema>;
-
-/** Manager states that mean a recent heartbeat: the old Host (or its agent) is still alive. */
-const ALIVE = new Set(['running', 'stopped', 'incompatible']);
 
 const repinStep = subjectStep({
   id: 'repin-host-key',
@@ -53,7 +71,7 @@ const repinStep = subjectStep({
   },
 });
 
-export const replaceHostCommand = defineCommand<z.output<typeof args>, ReplacePinned>({
+export const replaceHostCommand = defineCommand<Args, ReplacePinned>({
   id: 'replace-host',
   summary:
     'Replace a failed Host by a new machine with the same FQDN and IP: re-pin, re-register, swap SSH keys',
@@ -61,105 +79,10 @@ export const replaceHostCommand = defineCommand<z.output<typeof args>, ReplacePi
   args,
   ...subjectCommand,
   pinned: pinnedSchema,
-  plan: async (ctx): Promise<Plan<ReplacePinned>> => {
-    const { ssh, manager, config } = ctx.services;
-    const found = findReplaced(config, ctx.args.host, ctx.args.ip);
-    if (!found.ok) return refuse(md`Replace \`${ctx.args.host}\``, prose(found.reason));
-    const h = found.host;
-    const id = hostIdOf(h);
-    const what = md`Replace *${h.name}* (\`${h.fqdn}\`, ${h.ip})`;
-    const known = await manager.getHost(id);
-    if (!known) {
-      return refuse(
-        what,
-        md`The Manager does not know \`${id}\`: there is nothing to replace. To add it, use \`/flexvdi register-host ${h.fqdn}\`.`,
-      );
-    }
-    const probe = await ssh.probeHostKey(targetOf(h), { signal: ctx.signal }).catch(asAppError);
-    if (probe instanceof Error) {
-      return refuse(
-        what,
-        md`Nothing answers SSH on ${h.ip}:${h.port} (${prose(probe.userMessage)}). The replacement must be up with the same FQDN and IP as the failed Host: expected \`${h.fqdn}\` on ${h.ip}.`,
-      );
-    }
-    const oldKeys = (await productPins(config, [h])).get(h.name) ?? [];
-    const alive = [
-      ...(probe.pinned === 'match'
-        ? [
-            md`${h.ip} still presents the pinned host key ${probe.fingerprint}: this looks like the old machine`,
-          ]
-        : []),
-      ...(ALIVE.has(known.status)
-        ? [md`the Manager still hears from \`${id}\` (status ${known.status}, ${ago(known.lastHeartbeat)})`]
-        : []),
-    ];
-    if (alive.length && !ctx.args.force) {
-      return refuse(
-        what,
-        md`${h.name} does not look failed: ${joinMd(alive, '; ')}. Replace only a failed Host. If you are sure, an admin can run \`/flexvdi replace-host ${h.fqdn} --force\`.`,
-      );
-    }
-    if (alive.length && !ctx.isAdmin) return refuse(what, md`Only a flexVDI admin can use \`--force\`.`);
-    const state = await inspectSubject(ctx, h, probe).catch(asAppError);
-    if (state instanceof Error)
-      return refuse(what, md`Cannot read the machine on ${h.ip}: ${prose(state.userMessage)}`);
-    if (!hostnameMatches(state, h.fqdn)) {
-      return refuse(
-        what,
-        md`The replacement must have the same FQDN as the failed Host: expected \`${h.fqdn}\`, found ${describeHostname(state)} on ${h.ip}.`,
-      );
-    }
-    if (!state.addresses.some((a) => a.address === h.ip)) {
-      const ips = state.addresses.filter((a) => a.ifname !== 'lo').map((a) => a.address);
-      return refuse(
-        what,
-        md`The replacement must have the same IP as the failed Host: expected ${h.ip}, found ${ips.join(', ') || 'no IPv4 address'} on the machine answering there.`,
-      );
-    }
-    if (!state.flexvdiPub) {
-      return refuse(
-        what,
-        md`On the replacement, the user \`flexvdi\` has no SSH key pair (~flexvdi/.ssh/id_*.pub). Install it as flexVDI requires, then try again.`,
-      );
-    }
-    const reg = await registeredHosts(ctx.services, { signal: ctx.signal });
-    const key = keyOfProbe(probe);
-    const preview = await previewCluster(
-      ctx,
-      what,
-      md`the replacement`,
-      { host: h, state, hostKey: key, flexvdiKey: state.flexvdiPub.key },
-      reg.hosts,
-    );
-    if (!preview.ok) return preview.plan;
-    const { others } = preview.value;
-    const roles = await ctx.services.hostRoles(h, ctx.signal);
-    return {
-      summary: md`${what}: pin its new host key, register it again with the Manager, and swap its SSH keys on ${others.length} Host${others.length === 1 ? '' : 's'}`,
-      sections: [
-        {
-          title: md`Preflight`,
-          lines: [
-            md`• Old Host: known to the Manager (${known.status}, ${ago(known.lastHeartbeat)})${alive.length ? md` — *still answering; --force given*` : md`, not answering`}`,
-            md`• Replacement: answers on ${h.ip} as ${describeHostname(state)} ✓`,
-            md`• Host key: ${probe.fingerprint}${oldKeys.length ? md` replaces the pinned ${oldKeys.map(fingerprintOf).join(', ')}` : ''}`,
-            preview.value.bridgeLine,
-            preview.value.keyLine,
-          ],
-        },
-        preview.value.keysSection,
-      ],
-      warnings: [
-        md`Check that ${probe.fingerprint} is the replacement's host key (on its console). Confirming pins it and removes the old one everywhere.`,
-        ...(alive.length ? [md`--force: ${joinMd(alive, '; ')}.`] : []),
-        ...roles.map(
-          (r) =>
-            md`${h.name} was ${r.role}: the replacement starts without it.${r.afterReplace ? md` Afterwards, ${r.afterReplace}.` : ''}`,
-        ),
-        ...preview.value.unreachable,
-      ],
-      pinned: { hostKey: key, roles },
-    };
+  // gather (I/O) → decide (pure, decide.ts) → render
+  plan: async (ctx) => {
+    const facts = await gather(ctx);
+    return render(decideReplace(facts, { force: ctx.args.force, isAdmin: ctx.isAdmin }), facts);
   },
   steps: [
     repinStep,
@@ -189,14 +112,121 @@ export const replaceHostCommand = defineCommand<z.output<typeof args>, ReplacePi
   },
 });
 
-/** Like resolveHost, but an IP other than the inventory's is the replacement's mistake, said as such. */
-function findReplaced(config: Config, host: string, ip: string | undefined): Resolved {
-  const r = resolveHost(config, host);
-  if (r.ok && ip && r.host.ip !== ip) {
-    return {
-      ok: false,
-      reason: `The replacement must have the same IP as the failed Host: expected ${r.host.ip} (inventory and Manager), found ${ip}. Give the replacement ${r.host.ip}, then try again.`,
-    };
+/**
+ * The facts the decision needs, read in stages: once the facts so far decide, nothing more is read. An IP
+ * given with the command is checked against the inventory's by `decideReplace` (an IP other than the
+ * inventory's is the replacement's mistake, said as such), so the Host is looked up by name alone.
+ */
+async function gather(ctx: PlanContext<Args, NoDeps>): Promise<ReplaceFacts | Unresolved> {
+  const { ssh, manager, config } = ctx.services;
+  const o = { force: ctx.args.force, isAdmin: ctx.isAdmin };
+  const r = resolveHost(config, ctx.args.host);
+  if (!r.ok) return { kind: 'unresolved', asked: ctx.args.host, reason: r.reason };
+  const h = r.host;
+  const id = hostIdOf(h);
+  const f: ReplaceFacts = { kind: 'host', asked: ctx.args.host, host: h, id, givenIp: ctx.args.ip };
+  if (replaceSoFar(f, o)) return f;
+  f.known = await manager.getHost(id);
+  if (replaceSoFar(f, o)) return f;
+  const probe = await readOf(ssh.probeHostKey(targetOf(h), { signal: ctx.signal }));
+  f.probe = probe;
+  if (!probe.ok) return f;
+  f.oldKeys = (await productPins(config, [h])).get(h.name) ?? [];
+  if (replaceSoFar(f, o)) return f;
+  f.subject = await readOf(inspectSubject(ctx, h, probe.value));
+  if (replaceSoFar(f, o)) return f;
+  const reg = await registeredHosts(ctx.services, { signal: ctx.signal });
+  f.cluster = await gatherCluster(ctx, h.name, reg.hosts);
+  if (replaceSoFar(f, o)) return f;
+  f.roles = await ctx.services.hostRoles(h, ctx.signal);
+  return f;
+}
+
+/** Why the old Host looks alive, one clause per reason. */
+function aliveClauses(a: Alive, h: { ip: string }, id: string, probe: HostKeyProbe, known: HostInfo): Md[] {
+  return [
+    ...(a.pinnedKey
+      ? [md`${h.ip} still presents the pinned host key ${probe.fingerprint}: this looks like the old machine`]
+      : []),
+    ...(a.heartbeat
+      ? [md`the Manager still hears from \`${id}\` (status ${known.status}, ${ago(known.lastHeartbeat)})`]
+      : []),
+  ];
+}
+
+function render(d: ReplaceDecision, f: ReplaceFacts | Unresolved): Plan<ReplacePinned> {
+  if (f.kind === 'unresolved') return refuse(md`Replace \`${f.asked}\``, prose(f.reason));
+  const { host: h, id } = f;
+  const what = md`Replace *${h.name}* (\`${h.fqdn}\`, ${h.ip})`;
+  if (d.kind === 'refuse') {
+    if (d.code === RegistrationErrorCode.ipDiffers)
+      return refuse(
+        md`Replace \`${f.asked}\``,
+        prose(
+          `The replacement must have the same IP as the failed Host: expected ${d.expected} (inventory and Manager), found ${d.given}. Give the replacement ${d.expected}, then try again.`,
+        ),
+      );
+    if (d.code === RegistrationErrorCode.bridgesDiffer)
+      return bridgesRefused(what, md`the replacement`, d.reference, d.differences);
+    return refuse(what, refusal(d, f));
   }
-  return r;
+  const { probe, known, alive, oldKeys, state, preview } = d;
+  const { others } = preview;
+  const clauses = aliveClauses(alive, h, id, probe, known);
+  const { roles } = d.pinned;
+  return {
+    summary: md`${what}: pin its new host key, register it again with the Manager, and swap its SSH keys on ${others.length} Host${others.length === 1 ? '' : 's'}`,
+    sections: [
+      {
+        title: md`Preflight`,
+        lines: [
+          md`• Old Host: known to the Manager (${known.status}, ${ago(known.lastHeartbeat)})${clauses.length ? md` — *still answering; --force given*` : md`, not answering`}`,
+          md`• Replacement: answers on ${h.ip} as ${describeHostname(state)} ✓`,
+          md`• Host key: ${probe.fingerprint}${oldKeys.length ? md` replaces the pinned ${oldKeys.map(fingerprintOf).join(', ')}` : ''}`,
+          preview.bridgeLine,
+          preview.keyLine,
+        ],
+      },
+      preview.keysSection,
+    ],
+    warnings: [
+      md`Check that ${probe.fingerprint} is the replacement's host key (on its console). Confirming pins it and removes the old one everywhere.`,
+      ...(clauses.length ? [md`--force: ${joinMd(clauses, '; ')}.`] : []),
+      ...roles.map(
+        (r) =>
+          md`${h.name} was ${r.role}: the replacement starts without it.${r.afterReplace ? md` Afterwards, ${r.afterReplace}.` : ''}`,
+      ),
+      ...preview.unreachable,
+    ],
+    pinned: d.pinned,
+  };
+}
+
+type Refused = Exclude<
+  Extract<ReplaceDecision, { kind: 'refuse' }>,
+  { code: 'registration.ip_differs' | 'registration.bridges_differ' }
+>;
+
+/** Why the plan refuses (the IP given and the bridges' refusals are rendered apart). */
+function refusal(d: Refused, { host: h, id }: ReplaceFacts): Md {
+  switch (d.code) {
+    case ErrorCode.inventoryUnknownHost:
+      return prose(d.reason);
+    case RegistrationErrorCode.notRegistered:
+      return md`The Manager does not know \`${id}\`: there is nothing to replace. To add it, use \`/flexvdi register-host ${h.fqdn}\`.`;
+    case RegistrationErrorCode.unreachable:
+      return md`Nothing answers SSH on ${h.ip}:${h.port} (${prose(d.error)}). The replacement must be up with the same FQDN and IP as the failed Host: expected \`${h.fqdn}\` on ${h.ip}.`;
+    case RegistrationErrorCode.hostAlive:
+      return md`${h.name} does not look failed: ${joinMd(aliveClauses(d.alive, h, id, d.probe, d.known), '; ')}. Replace only a failed Host. If you are sure, an admin can run \`/flexvdi replace-host ${h.fqdn} --force\`.`;
+    case RegistrationErrorCode.forceNeedsAdmin:
+      return md`Only a flexVDI admin can use \`--force\`.`;
+    case RegistrationErrorCode.unreadable:
+      return md`Cannot read the machine on ${h.ip}: ${prose(d.error)}`;
+    case RegistrationErrorCode.hostnameMismatch:
+      return md`The replacement must have the same FQDN as the failed Host: expected \`${h.fqdn}\`, found ${describeHostname(d.state)} on ${h.ip}.`;
+    case RegistrationErrorCode.ipNotCarried:
+      return md`The replacement must have the same IP as the failed Host: expected ${h.ip}, found ${d.addresses.join(', ') || 'no IPv4 address'} on the machine answering there.`;
+    case RegistrationErrorCode.noFlexvdiKey:
+      return md`On the replacement, the user \`flexvdi\` has no SSH key pair (~flexvdi/.ssh/id_*.pub). Install it as flexVDI requires, then try again.`;
+  }
 }
