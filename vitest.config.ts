@@ -1,14 +1,52 @@
 import { defineConfig } from 'vitest/config';
+import { ALL_GLOBS, TESTBED_GLOBS, UNIT_GLOBS } from './test/support/layers.js';
+
+/**
+ * Coverage floor (v8, src/ and examples/). The whole suite reached lines 92.31–92.35 %, branches 78.73–78.79 %
+ * (2026-12-01, runs alone and under load); the floor is that rounded down to the whole percent, because some
+ * branches (retry and reconnect paths) are taken or not depending on timing. Raise it when coverage rises;
+ * never lower it.
+ */
+const COVERAGE_FLOOR = { lines: 92, branches: 78 };
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
     fileParallelism: true,
     maxWorkers: 2,
     reporters: ['default'],
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts', 'examples/**/*.ts'],
+      reporter: ['text-summary', 'json-summary'],
+      reportsDirectory: 'coverage',
+      thresholds: COVERAGE_FLOOR,
+    },
+    // The layers (test/support/layers.ts) run one after another: unit, integration, testbed.
+    projects: [
+      { extends: true, test: { name: 'unit', include: UNIT_GLOBS, sequence: { groupOrder: 0 } } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ALL_GLOBS,
+          exclude: [...UNIT_GLOBS, ...TESTBED_GLOBS],
+          globalSetup: ['test/support/global-setup.ts'],
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'testbed',
+          include: TESTBED_GLOBS,
+          exclude: UNIT_GLOBS,
+          globalSetup: ['test/support/global-setup.ts'],
+          sequence: { groupOrder: 2 },
+        },
+      },
+    ],
   },
 });

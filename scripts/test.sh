@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
-# The test command: set-up, type check (src + tests), lint (Biome), then the whole vitest suite on real
-# Redis (a private redis-server the suite starts itself), real OpenSSH and ocfs2-tools on testbed Hosts.
+# The test command (`npm test`): set-up, type check (src + tests), lint (Biome), the unit layer sealed (as an
+# unprivileged user in a network namespace with no network: proof it needs neither root nor Redis), then the
+# three layers in order — unit, integration (a private redis-server, the Slack double, a local sshd), testbed
+# (root, network namespaces, real OpenSSH and ocfs2-tools) — with v8 coverage and its floor. Prints each
+# layer's counts and time, and the coverage figures. Arguments (test files, -t …) run only those, without
+# coverage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "== typecheck" && npx tsc -p tsconfig.json --noEmit
 echo "== lint" && npx biome check .
+
+if (($# == 0)); then
+  echo "== unit layer, sealed (uid 65534, no network)"
+  t0=$(date +%s%N)
+  unshare --net setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp \
+    npx vitest run --configLoader runner --project unit --reporter=dot
+  echo "unit layer sealed: passed in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+fi
+
 echo "== tests"
 report=$(mktemp --suffix=.json)
 status=0
-npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
-node -e '
-  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  const skipped = r.numPendingTests + r.numTodoTests;
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
-' "$report" || true
+coverage=()
+(($# == 0)) && coverage=(--coverage)
+npx vitest run "${coverage[@]}" --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+npx tsx test/support/summary.ts "$report" "$( ((${#coverage[@]})) && echo coverage/coverage-summary.json)" || true
 rm -f "$report"
+((status == 0)) || echo "FAILED: vitest exited with $status (failed tests, unhandled errors or the coverage floor: see above)"
 exit "$status"

@@ -16,6 +16,7 @@ import type {
 } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import { z } from 'zod';
+import { commandText } from '../core/args.js';
 import type { CommandInfo, EditField, PlanEdit } from '../core/plugin.js';
 import { md, mention } from '../core/text.js';
 import { asAppError } from '../errors.js';
@@ -145,7 +146,7 @@ export async function handleEditSubmission(
 
   const edited = editedArgs(spec, pending, values);
   if (!edited.ok) return ack({ response_action: 'errors', errors: edited.errors });
-  const text = textOf(spec, edited.args);
+  const text = commandText(spec, edited.args);
   if (text.length > MAX_TEXT)
     return problem(`The edited command would be ${text.length} characters; the limit is ${MAX_TEXT}.`);
   const jobId = editJobIdFor(confirmId);
@@ -226,18 +227,4 @@ function editedArgs(
     errors[block] ??= message;
   }
   return { ok: false, errors };
-}
-
-const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-const quoted = (v: string) => (/[\s"']/.test(v) ? (v.includes('"') ? `'${v}'` : `"${v}"`) : v);
-
-/** The command as it would be typed: positionals, then `--flags` (false booleans and unset values left out). */
-export function textOf(spec: CommandInfo, args: Record<string, unknown>): string {
-  const parts = [spec.id];
-  for (const p of spec.positionals) if (args[p] !== undefined) parts.push(quoted(String(args[p])));
-  for (const [k, v] of Object.entries(args)) {
-    if (spec.positionals.includes(k) || v === undefined || v === false) continue;
-    parts.push(v === true ? `--${kebab(k)}` : `--${kebab(k)} ${quoted(String(v))}`);
-  }
-  return parts.join(' ');
 }

@@ -59,6 +59,32 @@ export function tokenize(text: string): Result<string[]> {
   return { ok: true, value: tokens };
 }
 
+/** One token as `tokenize` reads it back: bare when it can be, else quoted runs (`"` itself inside '…'). */
+export function quoteToken(v: string): string {
+  if (v !== '' && !/\s/.test(v) && ![...v].some((ch) => QUOTES[ch])) return v;
+  return v
+    .split('"')
+    .map((run) => `"${run}"`)
+    .join(`'"'`);
+}
+
+/**
+ * The command as it would be typed (the inverse of `tokenize` + `parseArgs`): positionals, then `--flags`
+ * (false booleans and unset values left out). The Edit modal makes its new command text with it.
+ */
+export function commandText(
+  spec: Pick<CommandSpec, 'id' | 'positionals'>,
+  args: Record<string, unknown>,
+): string {
+  const parts = [spec.id];
+  for (const p of spec.positionals) if (args[p] !== undefined) parts.push(quoteToken(String(args[p])));
+  for (const [k, v] of Object.entries(args)) {
+    if (spec.positionals.includes(k) || v === undefined || v === false) continue;
+    parts.push(v === true ? `--${kebab(k)}` : `--${kebab(k)} ${quoteToken(String(v))}`);
+  }
+  return parts.join(' ');
+}
+
 function unwrap(t: z.ZodTypeAny): z.ZodTypeAny {
   let cur: z.ZodTypeAny = t;
   for (;;) {

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CANCEL_ACTION } from '../../src/slack/job-view.js';
+import { waitForJobState } from '../support/flow.js';
 import { ADMIN, blocksText, findButtonValue, OPS, type Stack, startStack, USER } from '../support/harness.js';
 
 let s: Stack;
@@ -23,15 +24,20 @@ describe('read-only command', () => {
   it('acks, runs the step and posts one job message carrying the result', async () => {
     const res = await s.send('hosts', { user: USER, channel: 'C0RANDOM1' });
     expect(res.status).toBe(200);
-    const done = await s.waitForMessage(/1 Host in the inventory/, { channel: 'C0RANDOM1' });
+    // no Manager in this stack: the listing says so, so the job ends "completed with findings"
+    const done = await waitForJobState(s, { command: 'hosts' }, 'findings');
+    expect(done.record.channel).toBe('C0RANDOM1');
+    expect(done.text).toContain('1 Host in the inventory');
     expect(blocksText(done.blocks)).toContain('h1.flexvdi.test');
-    expect(blocksText(done.blocks)).toContain('completed');
     expect(s.double.messages('C0RANDOM1')).toHaveLength(1);
     // a job that finishes within the debounce costs one Slack call: the post already carries the result
     expect(s.double.edits('C0RANDOM1', done.ts)).toHaveLength(0);
+    const posts = s.double.calls('chat.postMessage').filter((c) => c.params['channel'] === 'C0RANDOM1');
+    expect(posts.filter((c) => c.params['thread_ts'] === undefined)).toHaveLength(1);
+    // what else was posted (the findings' details) went into the job message's thread
     expect(
-      s.double.calls('chat.postMessage').filter((c) => c.params['channel'] === 'C0RANDOM1'),
-    ).toHaveLength(1);
+      posts.filter((c) => c.params['thread_ts'] !== undefined && c.params['thread_ts'] !== done.ts),
+    ).toEqual([]);
   });
 
   it('answers help in the ack body, generated from the registry', async () => {
@@ -66,7 +72,7 @@ describe('bad input', () => {
   it('passes unicode and shell metacharacters to the step exactly as typed, and shows them escaped', async () => {
     const typed = 'héllo $(id) `uname` ; | && 日本';
     await s.send(`test probe "${typed}"`, { user: USER });
-    const msg = await s.waitForMessage(/probed/);
+    const msg = await waitForJobState(s, { command: `test probe "${typed}"` }, 'completed');
     // the step got the string itself (nothing expanded, nothing lost)
     expect((await s.trace()).filter((t) => t.endsWith(`:label:${typed}`))).toHaveLength(1);
     // Slack shows it as text: & escaped, backticks replaced so they cannot open a code span
@@ -91,7 +97,7 @@ describe('bad input', () => {
 describe('plan and confirmation', () => {
   it('plans, waits for Confirm, runs the steps once, and reports the result in the same message', async () => {
     await s.send('test change h2');
-    const plan = await s.waitForMessage(/awaiting confirmation/);
+    const plan = await waitForJobState(s, { command: 'test change h2' }, 'awaiting-confirmation');
     expect(blocksText(plan.blocks)).toContain('Change h2 in three steps');
     expect(blocksText(plan.blocks)).toContain('flexvdi_confirm');
     expect((await s.trace()).filter((t) => t.includes(':a:'))).toHaveLength(0);
@@ -105,8 +111,8 @@ describe('plan and confirmation', () => {
     // double click: two concurrent clicks give one job
     const [c1, c2] = await Promise.all([s.click(OPS, plan.ts), s.click(OPS, plan.ts)]);
     expect([c1.status, c2.status]).toEqual([200, 200]);
-    const done = await s.waitForMessage(/changed \(a,b,c\) with SHA256:pin-h2/);
-    expect(done.ts).toBe(plan.ts);
+    const done = await waitForJobState(s, plan.ts, 'completed');
+    expect(done.text).toContain('changed (a,b,c) with SHA256:pin-h2');
     await s.double.waitFor(() =>
       s.double.ephemerals(OPS, ADMIN).find((e) => e.text.includes('Already confirmed by')),
     );
@@ -123,11 +129,12 @@ describe('plan and confirmation', () => {
 
   it('Cancel on a plan runs nothing, and a later Confirm is told it was cancelled', async () => {
     await s.send('test change h3');
-    const plan = await s.waitForMessage(/Change h3/);
+    const plan = await waitForJobState(s, { command: 'test change h3' }, 'awaiting-confirmation');
     const value = findButtonValue(plan.blocks, CANCEL_ACTION);
     expect(value).toMatch(/^c/);
     await s.click(OPS, plan.ts, { actionId: CANCEL_ACTION });
-    await s.waitForMessage(/Cancelled by <@U0ADMIN01> before anything ran/);
+    const cancelled = await waitForJobState(s, plan.ts, 'cancelled');
+    expect(cancelled.text).toContain('Cancelled by <@U0ADMIN01> before anything ran');
     // a client still showing the old buttons clicks Confirm
     await s.click(OPS, plan.ts, { value: value! });
     await s.double.waitFor(() =>
@@ -138,7 +145,7 @@ describe('plan and confirmation', () => {
 
   it('a click carrying an unknown confirmation (stale or forged message) runs nothing', async () => {
     await s.send('test change h4');
-    const plan = await s.waitForMessage(/Change h4/);
+    const plan = await waitForJobState(s, { command: 'test change h4' }, 'awaiting-confirmation');
     await s.click(OPS, plan.ts, { value: 'cdeadbeef00' });
     await s.double.waitFor(() =>
       s.double.ephemerals(OPS, ADMIN).find((e) => e.text.includes('no longer valid')),
@@ -148,10 +155,11 @@ describe('plan and confirmation', () => {
 
   it('a refused plan or a no-op offers no Confirm button and runs nothing', async () => {
     await s.send('test change h5 --refuse');
-    const refused = await s.waitForMessage(/h5 is not reachable/);
+    const refused = await waitForJobState(s, { command: 'test change h5 --refuse' }, 'refused');
+    expect(refused.text).toContain('h5 is not reachable');
     expect(blocksText(refused.blocks)).not.toContain('flexvdi_confirm');
     await s.send('test change h6 --noop');
-    const noop = await s.waitForMessage(/test change h6 --noop.*noop/);
+    const noop = await waitForJobState(s, { command: 'test change h6 --noop' }, 'noop');
     expect(blocksText(noop.blocks)).not.toContain('flexvdi_confirm');
   });
 });

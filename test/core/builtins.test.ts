@@ -3,23 +3,18 @@
  * (admins only) show the requested → planned → confirmed → completed trail with users and job ids.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { runJobIdFor } from '../../src/bot/actions.js';
+import { confirmed, until, waitForJobState } from '../support/flow.js';
 import { ADMIN, OPS, type Stack, startStack, USER } from '../support/harness.js';
-import { planOf, until, waitForState } from './helpers.js';
 
 let s: Stack;
 let ok: { ts: string; jobId: string };
 let bad: { ts: string; jobId: string };
 beforeAll(async () => {
   s = await startStack({ tuning: { confirmTtlMs: 60_000 } });
-  const p1 = await planOf(s, 'test change bi1');
-  await s.click(OPS, p1.ts);
-  ok = { ts: p1.ts, jobId: runJobIdFor(p1.confirmId) };
-  const p2 = await planOf(s, 'test change bi2 --fail-step c');
-  await s.click(OPS, p2.ts);
-  bad = { ts: p2.ts, jobId: runJobIdFor(p2.confirmId) };
-  await waitForState(s, ok.ts, /— completed/);
-  await waitForState(s, bad.ts, /— failed/);
+  ok = await confirmed(s, 'test change bi1');
+  bad = await confirmed(s, 'test change bi2 --fail-step c');
+  await waitForJobState(s, ok.ts, 'completed');
+  await waitForJobState(s, bad.ts, 'failed');
   for (const id of [ok.jobId, bad.jobId]) {
     await until(
       async () =>

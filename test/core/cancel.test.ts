@@ -5,9 +5,9 @@
  * requester or an admin may cancel.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runJobIdFor } from '../../src/bot/actions.js';
-import { ADMIN, OPS, type Stack, startStack, USER } from '../support/harness.js';
-import { planOf, traceOf, until, waitForEphemeral, waitForState } from './helpers.js';
+import { confirmed, until, waitForEphemeral, waitForJobState } from '../support/flow.js';
+import { ADMIN, type Stack, startStack, USER } from '../support/harness.js';
+import { traceOf } from './helpers.js';
 
 let s: Stack;
 beforeAll(async () => {
@@ -23,12 +23,6 @@ afterAll(async () => {
   await s?.stop();
 });
 
-async function confirmed(text: string): Promise<{ ts: string; jobId: string }> {
-  const plan = await planOf(s, text);
-  await s.click(OPS, plan.ts);
-  return { ts: plan.ts, jobId: runJobIdFor(plan.confirmId) };
-}
-
 describe('cancel across processes', () => {
   it('the roles really are separate', () => {
     expect(s.runtimes.map((r) => [Boolean(r.bot), Boolean(r.worker)])).toEqual([
@@ -38,7 +32,7 @@ describe('cancel across processes', () => {
   });
 
   it('a running step sees its AbortSignal, the next step never starts, the message says cancelled', async () => {
-    const job = await confirmed('test change cx1 --slow-ms 30000');
+    const job = await confirmed(s, 'test change cx1 --slow-ms 30000');
     await until(async () => (await traceOf(s, job.jobId)).includes('b:start'), 20_000, 'step b to start');
 
     // someone who is neither the requester nor an admin cannot cancel it
@@ -48,8 +42,8 @@ describe('cancel across processes', () => {
 
     await s.send(`cancel ${job.jobId}`);
     await waitForEphemeral(s, ADMIN, `Cancelling \`${job.jobId}\``);
-    const text = await waitForState(s, job.ts, /— cancelled/);
-    expect(text).toContain(`Cancelled by <@${ADMIN}>`);
+    const cancelled = await waitForJobState(s, job.ts, 'cancelled');
+    expect(cancelled.text).toContain(`Cancelled by <@${ADMIN}>`);
     expect(await traceOf(s, job.jobId)).toEqual(['a:start', 'a:done', 'b:start', 'b:aborted']);
     const bull = await s.runtimes[0]!.queue.getJob(job.jobId);
     await until(async () => (await bull!.getState()) === 'failed', 10_000, 'job to be failed (cancelled)');
@@ -61,16 +55,16 @@ describe('cancel across processes', () => {
   });
 
   it('a job waiting for its Host lock, cancelled, never runs; the lock holder is unaffected', async () => {
-    const holder = await confirmed('test change cx2 --slow-ms 2500');
+    const holder = await confirmed(s, 'test change cx2 --slow-ms 2500');
     await until(async () => (await traceOf(s, holder.jobId)).includes('b:start'), 20_000, 'holder step b');
-    const waiter = await confirmed('test change cx2');
-    await waitForState(s, waiter.ts, /— waiting/);
+    const waiter = await confirmed(s, 'test change cx2');
+    await waitForJobState(s, waiter.ts, 'waiting');
 
     // usually delayed until its next lock attempt (then promoted at once), or active in that attempt
     await s.send(`cancel ${waiter.jobId}`);
     await waitForEphemeral(s, ADMIN, `\`${waiter.jobId}\``);
-    await waitForState(s, waiter.ts, /— cancelled/);
-    await waitForState(s, holder.ts, /— completed/);
+    await waitForJobState(s, waiter.ts, 'cancelled');
+    await waitForJobState(s, holder.ts, 'completed');
     expect(await traceOf(s, waiter.jobId)).toEqual([]);
     expect(await traceOf(s, holder.jobId)).toEqual([
       'a:start',

@@ -3,8 +3,8 @@
  * message is edited to the expired state, the audit says "expired", and nothing is enqueued or run.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { jobsIn, pendingPlanOf, until, waitForEphemeral, waitForJobState } from '../support/flow.js';
 import { ADMIN, OPS, type Stack, startStack } from '../support/harness.js';
-import { jobsIn, messageText, planOf, until, waitForEphemeral, waitForState } from './helpers.js';
 
 let s: Stack;
 beforeAll(async () => {
@@ -15,8 +15,8 @@ afterAll(async () => {
 });
 
 it('clicking Confirm after expiry runs nothing and marks the message expired', async () => {
-  const plan = await planOf(s, 'test change ex1');
-  expect(messageText(s, plan.ts)).toContain('awaiting confirmation');
+  const plan = await pendingPlanOf(s, 'test change ex1');
+  expect(plan.record.state).toBe('awaiting-confirmation');
   // the pending confirmation is a Redis key with a TTL: wait until Redis has dropped it
   await until(
     async () => (await s.redis.exists(`${s.prefix}:confirm:${plan.confirmId}`)) === 0,
@@ -27,9 +27,9 @@ it('clicking Confirm after expiry runs nothing and marks the message expired', a
   const res = await s.click(OPS, plan.ts);
   expect(res.status).toBe(200);
   await waitForEphemeral(s, ADMIN, 'This plan has expired; nothing was run');
-  const text = await waitForState(s, plan.ts, /— expired/);
-  expect(text).toContain('The plan expired before anyone confirmed it');
-  expect(text).not.toContain('flexvdi_confirm');
+  const expired = await waitForJobState(s, plan.ts, 'expired');
+  expect(expired.text).toContain('The plan expired before anyone confirmed it');
+  expect(expired.text).not.toContain('flexvdi_confirm');
 
   // a second click (e.g. another admin) is told the same; still nothing queued or run
   await s.click(OPS, plan.ts, { value: plan.confirmId, user: 'U0ADMIN01' });

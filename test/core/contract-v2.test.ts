@@ -7,12 +7,13 @@
  *   naming no installed command fails as `job.unknown_command`; neither is retried.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobProgressSchema, jobRecordSchema } from '../../src/jobs/job-state.js';
+import { jobProgressSchema } from '../../src/jobs/job-state.js';
 import { keys } from '../../src/jobs/keys.js';
 import { jobOptions } from '../../src/jobs/queue.js';
 import { CANCEL_ACTION, renderJob } from '../../src/slack/job-view.js';
+import { confirmed, jobRecord, pendingPlanOf, until, waitForJobState } from '../support/flow.js';
 import { ADMIN, OPS, type Stack, startStack, USER } from '../support/harness.js';
-import { planOf, traceOf, until, waitForState } from './helpers.js';
+import { traceOf } from './helpers.js';
 
 let s: Stack;
 
@@ -23,41 +24,23 @@ afterAll(async () => {
   await s?.stop();
 });
 
-async function recordOf(recordId: string) {
-  const raw = await s.redis.get(keys(s.prefix).jobRecord(recordId));
-  expect(raw).not.toBeNull();
-  return jobRecordSchema.parse(JSON.parse(raw ?? 'null'));
-}
-
-async function confirmed(text: string) {
-  const plan = await planOf(s, text);
-  const res = await s.click(OPS, plan.ts);
-  expect(res.status).toBe(200);
-  const queued = await waitForState(s, plan.ts, /job `(j-[a-z0-9]+)`/);
-  const jobId = /job `(j-[a-z0-9]+)`/.exec(queued)?.[1] ?? '';
-  return { ...plan, jobId };
-}
-
 describe('one owner of the job message', () => {
   it('the job-state record is what Slack shows, from plan to result; progress holds steps and Hosts only', async () => {
-    const plan = await planOf(s, 'test change own1');
+    const plan = await pendingPlanOf(s, 'test change own1');
     const q = s.runtimes[0]!.queue;
     const planJob = await until(async () =>
       (await q.getJobs(['completed'], 0, 100)).find((j) => j.data.text === 'test change own1'),
     );
     expect(planJob.id).toMatch(/^p-/);
     const recordId = planJob.id ?? '';
-    const awaiting = await recordOf(recordId);
-    expect(awaiting.state).toBe('awaiting-confirmation');
-    expect(awaiting.messageTs).toBe(plan.ts);
-    expect(awaiting.confirmId).toBe(plan.confirmId);
+    const awaiting = await jobRecord(s, recordId);
+    expect(awaiting?.state).toBe('awaiting-confirmation');
+    expect(awaiting?.messageTs).toBe(plan.ts);
+    expect(awaiting?.confirmId).toBe(plan.confirmId);
 
     await s.click(OPS, plan.ts);
-    await waitForState(s, plan.ts, /— completed/);
-    const done = await until(async () => {
-      const r = await recordOf(recordId);
-      return r.state === 'completed' ? r : undefined;
-    });
+    const { record: done } = await waitForJobState(s, plan.ts, 'completed');
+    expect(done.recordId).toBe(recordId);
     expect(done.confirmedBy).toBe(ADMIN);
     expect(done.result?.summary.mrkdwn).toBe('changed (a,b,c) with SHA256:pin-own1');
     expect(done.steps?.map((x) => x.state)).toEqual(['done', 'done', 'done']);
@@ -81,15 +64,15 @@ describe('one owner of the job message', () => {
 
 describe('what is read back from Redis is parsed again', () => {
   it('a step checkpoint that no longer matches its schema is not trusted: the step runs again', async () => {
-    const job = await confirmed('test change ck1 --fail-step c --fail-code test.boom --fail-times 1');
-    await waitForState(s, job.ts, /— failed/);
+    const job = await confirmed(s, 'test change ck1 --fail-step c --fail-code test.boom --fail-times 1');
+    await waitForJobState(s, job.ts, 'failed');
     const q = s.runtimes[0]!.queue;
     await until(async () => (await q.getJob(job.jobId))?.isFailed(), 10_000, 'BullMQ state failed');
     expect(await traceOf(s, job.jobId)).toEqual(['a:start', 'a:done', 'b:start', 'b:done', 'c:start']);
     // b's saved result is damaged (another version, a hand edit): it must not be used as b's result
     await s.redis.hset(keys(s.prefix).checkpoints(job.jobId), 'step:b', JSON.stringify({ step: 'zz' }));
     await s.send(`retry ${job.jobId}`);
-    await waitForState(s, job.ts, /— completed/);
+    await waitForJobState(s, job.ts, 'completed');
     expect(await traceOf(s, job.jobId)).toEqual([
       'a:start',
       'a:done',
@@ -123,8 +106,7 @@ describe('what is read back from Redis is parsed again', () => {
     );
     expect(failed?.failedReason).toMatch(/^job\.invalid_data: /);
     expect(failed?.attemptsMade).toBe(1);
-    const msg = await s.waitForMessage(/test change stale — failed/);
-    expect(msg.text).toContain('failed');
+    const msg = await waitForJobState(s, jobId, 'failed');
     expect(JSON.stringify(msg.blocks)).toContain('no longer match the command');
     expect((await s.trace()).some((t) => t.startsWith(`${jobId}:`))).toBe(false);
   });
@@ -142,7 +124,7 @@ describe('what is read back from Redis is parsed again', () => {
     );
     expect(failed?.failedReason).toMatch(/^job\.unknown_command: /);
     expect(failed?.attemptsMade).toBe(1);
-    const msg = await s.waitForMessage(/gone command — failed/);
+    const msg = await waitForJobState(s, jobId, 'failed');
     expect(JSON.stringify(msg.blocks)).toContain('is not installed on this worker');
   });
 });
@@ -150,7 +132,7 @@ describe('what is read back from Redis is parsed again', () => {
 describe('the job message is posted once, and a channel that refuses the bot is said once', () => {
   it('a slow read-only job with progress before and after its first post makes one message', async () => {
     await s.send('test probe once --slow-ms 1500');
-    const msg = await s.waitForMessage(/test probe once --slow-ms 1500 — completed/);
+    const msg = await waitForJobState(s, { command: 'test probe once --slow-ms 1500' }, 'completed');
     const posts = s.double
       .calls()
       .filter(
@@ -199,13 +181,13 @@ describe('the job message is posted once, and a channel that refuses the bot is 
 describe('a step that could not do all of its work is not ✅', () => {
   it('is shown ⚠️ with what it could not do (escaped), in the message and in /flexvdi job', async () => {
     await s.send('test probe fnd --finding');
-    const msg = await s.waitForMessage(/test probe fnd --finding — completed/);
+    const msg = await waitForJobState(s, { command: 'test probe fnd --finding' }, 'findings');
     const text = JSON.stringify(msg.blocks);
     expect(text).toContain('⚠️ Read — the &lt;!channel&gt; thing could not be read');
     expect(text).not.toContain('✅ Read');
     const ok = await (async () => {
       await s.send('test probe fine');
-      return s.waitForMessage(/test probe fine — completed/);
+      return waitForJobState(s, { command: 'test probe fine' }, 'completed');
     })();
     expect(JSON.stringify(ok.blocks)).toContain('✅ Read');
   });
@@ -226,9 +208,9 @@ describe('a step that could not do all of its work is not ✅', () => {
 
 describe('consistent refusals for every unauthorized click', () => {
   it('a non-admin clicking Confirm or Cancel on a plan already confirmed is refused and audited, not told who confirmed', async () => {
-    const plan = await planOf(s, 'test change rf1');
+    const plan = await pendingPlanOf(s, 'test change rf1');
     await s.click(OPS, plan.ts);
-    await waitForState(s, plan.ts, /— completed/);
+    await waitForJobState(s, plan.ts, 'completed');
     const before = s.double.ephemerals(OPS, USER).length;
     // (clicks on the buttons as they were: the message no longer shows them)
     await s.click(OPS, plan.ts, { user: USER, value: plan.confirmId });

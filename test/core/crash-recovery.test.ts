@@ -4,14 +4,13 @@
  * from the checkpoints: finished steps are not repeated, the interrupted step runs again, the job completes.
  * The workers are real child processes (test/support/worker-process.ts); the bot runs in this process.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { runJobIdFor } from '../../src/bot/actions.js';
+import { confirmed, until, waitForJobState } from '../support/flow.js';
 import { OPS, type Stack, startStack } from '../support/harness.js';
-import { planOf, traceOf, until, waitForState } from './helpers.js';
+import { exited, startWorker as startChild, stopWorker, type WorkerOptions } from '../support/workers.js';
+import { traceOf } from './helpers.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const TUNING = { lockDurationMs: 2000, stalledIntervalMs: 1000, confirmTtlMs: 60_000 };
 
 let s: Stack;
@@ -27,70 +26,33 @@ afterAll(async () => {
   await s?.stop();
 });
 
-/** Starts a worker-only runtime as a child process and waits until it takes jobs. */
-async function startWorker(extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/worker-process.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      ...s.env,
-      LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'warn',
-      TEST_TRACE_KEY: s.traceKey,
-      TEST_TUNING: JSON.stringify(TUNING),
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** Starts a worker-only runtime with the test plugin as a child process and waits until it takes jobs. */
+async function startWorker(o: WorkerOptions = {}): Promise<ChildProcess> {
+  const child = await startChild(s, { traceKey: s.traceKey, tuning: TUNING, ...o });
   children.add(child);
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    if (process.env['TEST_LOG_LEVEL']) process.stderr.write(d);
-  });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start within 30 s:\n${stderr}`)), 30_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited early (${code ?? signal}):\n${stderr}`));
-    });
-  });
   return child;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   children.delete(child);
-  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  await exited(child);
-}
-
-async function confirmed(text: string): Promise<{ ts: string; jobId: string }> {
-  const plan = await planOf(s, text);
-  await s.click(OPS, plan.ts);
-  return { ts: plan.ts, jobId: runJobIdFor(plan.confirmId) };
+  await stopWorker(child, signal);
 }
 
 it('SIGKILL in the middle of step b: a new worker resumes the job; a is not repeated, b runs again, c once', async () => {
   const first = await startWorker();
-  const job = await confirmed('test change ck1 --slow-ms 2000');
+  const job = await confirmed(s, 'test change ck1 --slow-ms 2000');
   await until(async () => (await traceOf(s, job.jobId)).includes('b:start'), 20_000, 'step b to start');
   await stopChild(first, 'SIGKILL');
   expect(first.signalCode).toBe('SIGKILL');
   expect(await traceOf(s, job.jobId)).toEqual(['a:start', 'a:done', 'b:start']);
 
   await startWorker();
-  const text = await waitForState(s, job.ts, /— completed/, 40_000);
-  expect(text).toContain('done in an earlier run');
+  const done = await waitForJobState(s, job.ts, 'completed', 40_000);
+  expect(done.record.steps?.map((x) => [x.id, x.state])).toEqual([
+    ['a', 'skipped'],
+    ['b', 'done'],
+    ['c', 'done'],
+  ]);
   expect(await traceOf(s, job.jobId)).toEqual([
     'a:start',
     'a:done',
@@ -107,8 +69,8 @@ it('SIGKILL in the middle of step b: a new worker resumes the job; a is not repe
 });
 
 it('SIGKILL between steps (after a is checkpointed, before b starts): b and c run once, a is not repeated', async () => {
-  const crashing = await startWorker({ TEST_CRASH_BEFORE_STEP: 'b' });
-  const job = await confirmed('test change ck2');
+  const crashing = await startWorker({ crash: [{ command: 'test change', step: 'b' }] });
+  const job = await confirmed(s, 'test change ck2');
   await exited(crashing);
   children.delete(crashing);
   expect(crashing.signalCode).toBe('SIGKILL');
@@ -116,7 +78,7 @@ it('SIGKILL between steps (after a is checkpointed, before b starts): b and c ru
   expect(await s.redis.hexists(`${s.prefix}:ckpt:${job.jobId}`, 'step:a')).toBe(1);
 
   await startWorker();
-  await waitForState(s, job.ts, /— completed/, 40_000);
+  await waitForJobState(s, job.ts, 'completed', 40_000);
   expect(await traceOf(s, job.jobId)).toEqual([
     'a:start',
     'a:done',
@@ -130,7 +92,7 @@ it('SIGKILL between steps (after a is checkpointed, before b starts): b and c ru
 it('three workers killed in turn, each while it runs step b: the fourth finishes the job; a and c run once', async () => {
   const job = await (async () => {
     const w = await startWorker();
-    const j = await confirmed('test change ck3 --slow-ms 3000');
+    const j = await confirmed(s, 'test change ck3 --slow-ms 3000');
     await until(async () => (await traceOf(s, j.jobId)).includes('b:start'), 20_000, 'step b to start');
     await stopChild(w, 'SIGKILL');
     return j;
@@ -144,7 +106,7 @@ it('three workers killed in turn, each while it runs step b: the fourth finishes
   }
   expect(await bStarts()).toBe(3);
   await startWorker();
-  await waitForState(s, job.ts, /— completed/, 60_000);
+  await waitForJobState(s, job.ts, 'completed', 60_000);
   expect(await traceOf(s, job.jobId)).toEqual([
     'a:start',
     'a:done',

@@ -7,8 +7,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { SshPool } from '../../src/ssh/index.js';
-import { OPS, type Stack, startStack } from '../support/harness.js';
-import { planOf, traceOf, until, waitForState } from './helpers.js';
+import { confirmed, until, waitForJobRecord, waitForJobState } from '../support/flow.js';
+import { type Stack, startStack } from '../support/harness.js';
+import { traceOf } from './helpers.js';
 
 let s: Stack;
 const writes = new Redis(inject('redisUrl'));
@@ -38,17 +39,19 @@ afterAll(async () => {
 });
 
 it('a job that lost its Host lock does not write; it waits for the Host and writes once it has it back', async () => {
-  const plan = await planOf(s, 'test change fx1 --write');
-  await s.click(OPS, plan.ts);
-  const queued = await waitForState(s, plan.ts, /job `(j-[a-z0-9]+)`/);
-  const jobId = /job `(j-[a-z0-9]+)`/.exec(queued)?.[1] ?? '';
+  const { ts, jobId } = await confirmed(s, 'test change fx1 --write');
   await until(async () => (await traceOf(s, jobId)).includes('b:start'), 20_000, 'step b to start');
   // another job holds the Host now (as after a lapsed lease); then step b goes on to write
   const intruder = 'j-intruder00:999999';
   await s.redis.set(`${s.prefix}:lock:host:fx1`, intruder, 'PX', 60_000);
   await s.redis.set(`${s.prefix}:lock:host:fx1:last`, intruder, 'EX', 600);
   await s.redis.set(`${s.traceKey}:go:${jobId}`, '1');
-  await waitForState(s, plan.ts, /Host fx1 is busy with job j-intruder00/);
+  await waitForJobRecord(
+    s,
+    ts,
+    (r) => r.state === 'waiting' && Boolean(r.note?.mrkdwn.includes('j-intruder00')),
+    'waiting for the intruder',
+  );
   expect(await writes.lrange(writesKey, 0, -1)).toEqual([]);
   expect(await traceOf(s, jobId)).toEqual(['a:start', 'a:done', 'b:start']);
   expect(await s.redis.get(`${s.prefix}:lock:host:fx1`)).toBe(intruder);
@@ -60,7 +63,7 @@ it('a job that lost its Host lock does not write; it waits for the Host and writ
     'b again',
   );
   await s.redis.set(`${s.traceKey}:go:${jobId}`, '1');
-  await waitForState(s, plan.ts, /— completed/);
+  await waitForJobState(s, ts, 'completed');
   expect(await writes.lrange(writesKey, 0, -1)).toEqual(['fx1:/etc/flexvdi-test']);
   expect(await traceOf(s, jobId)).toEqual([
     'a:start',

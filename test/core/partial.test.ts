@@ -5,8 +5,9 @@
  * engine first. Real Redis, the Slack double, the test plugin's fan-out command.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { confirmed, editedStates, until, waitForEphemeral, waitForJobState } from '../support/flow.js';
 import { ADMIN, OPS, type Stack, startStack } from '../support/harness.js';
-import { planOf, traceOf, until, waitForEphemeral, waitForState } from './helpers.js';
+import { traceOf } from './helpers.js';
 
 let s: Stack;
 beforeAll(async () => {
@@ -16,20 +17,14 @@ afterAll(async () => {
   await s?.stop();
 });
 
-async function confirmed(text: string) {
-  const plan = await planOf(s, text);
-  await s.click(OPS, plan.ts);
-  const queued = await waitForState(s, plan.ts, /job `(j-[a-z0-9]+)`/);
-  return { ts: plan.ts, jobId: /job `(j-[a-z0-9]+)`/.exec(queued)?.[1] ?? '' };
-}
-
 it('some Hosts fail: "partly done" everywhere it is shown; retry runs exactly those Hosts, then the rest', async () => {
-  const job = await confirmed('test fanout --hosts a,b,c,d --fail b,d');
-  const partly = await waitForState(s, job.ts, /— partly done/);
-  expect(partly).toContain('Touching the Hosts failed on b (b broke on purpose); d (d broke on purpose)');
-  expect(partly).toContain('2 other Hosts are done');
-  expect(partly).toContain(`/flexvdi retry ${job.jobId}`);
-  expect(partly).not.toContain('— failed');
+  const job = await confirmed(s, 'test fanout --hosts a,b,c,d --fail b,d');
+  const partly = await waitForJobState(s, job.ts, 'partial');
+  expect(partly.text).toContain(
+    'Touching the Hosts failed on b (b broke on purpose); d (d broke on purpose)',
+  );
+  expect(partly.text).toContain('2 other Hosts are done');
+  expect(partly.text).toContain(`/flexvdi retry ${job.jobId}`);
   const q = s.runtimes[0]!.queue;
   await until(async () => (await q.getJob(job.jobId))?.isFailed(), 10_000, 'BullMQ state failed');
   // not retried by the engine: these failures are not transient
@@ -51,7 +46,7 @@ it('some Hosts fail: "partly done" everywhere it is shown; retry runs exactly th
   expect(metrics).toMatch(/flexvdi_jobs_finished_total\{command="test fanout",outcome="partial"\} 1/);
 
   await s.send(`retry ${job.jobId}`);
-  await waitForState(s, job.ts, /— completed/);
+  await waitForJobState(s, job.ts, 'completed');
   expect(await traceOf(s, job.jobId)).toEqual([
     'each:a',
     'each:b',
@@ -64,12 +59,12 @@ it('some Hosts fail: "partly done" everywhere it is shown; retry runs exactly th
 });
 
 it('transient failures (a Host unreachable) are retried by the engine first', async () => {
-  const job = await confirmed('test fanout --hosts a,b --fail b --fail-code ssh.connect_failed');
-  await waitForState(s, job.ts, /— completed/);
+  const job = await confirmed(s, 'test fanout --hosts a,b --fail b --fail-code ssh.connect_failed');
+  await waitForJobState(s, job.ts, 'completed');
   // the first attempt did a and failed b; the automatic second attempt did only b, then the rest
   expect(await traceOf(s, job.jobId)).toEqual(['each:a', 'each:b', 'each:b', 'after']);
   const q = s.runtimes[0]!.queue;
   await until(async () => (await q.getJob(job.jobId))?.isCompleted(), 10_000, 'BullMQ state completed');
   expect((await q.getJob(job.jobId))?.attemptsMade).toBe(2);
-  expect(s.double.edits(OPS, job.ts).some((e) => e.text.includes('— retrying'))).toBe(true);
+  expect(await editedStates(s, job.ts)).toContain('retrying');
 });

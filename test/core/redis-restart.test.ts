@@ -11,8 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJobIdFor } from '../../src/bot/actions.js';
 import { type PrivateRedis, startPrivateRedis } from '../../src/local-redis.js';
 import { createLogger } from '../../src/log.js';
+import { confirmed, pendingPlanOf, until, waitForEphemeral, waitForJobState } from '../support/flow.js';
 import { ADMIN, OPS, type Stack, startStack, USER } from '../support/harness.js';
-import { planOf, traceOf, until, waitForEphemeral, waitForState } from './helpers.js';
+import { traceOf } from './helpers.js';
 
 let redis: PrivateRedis;
 let dir: string;
@@ -51,18 +52,12 @@ const get = async (p: string) => {
   return { status: res.status, body: await res.text() };
 };
 
-async function confirmed(text: string): Promise<{ ts: string; jobId: string }> {
-  const plan = await planOf(s, text);
-  await s.click(OPS, plan.ts);
-  return { ts: plan.ts, jobId: runJobIdFor(plan.confirmId) };
-}
-
 const ALL_STEPS = ['a:start', 'a:done', 'b:start', 'b:done', 'c:start', 'c:done'];
 
 describe('with Redis up', () => {
   it('a job completes; /healthz is 200 and /metrics exposes commands, jobs by state and step durations', async () => {
-    const job = await confirmed('test change rr1');
-    await waitForState(s, job.ts, /— completed/);
+    const job = await confirmed(s, 'test change rr1');
+    await waitForJobState(s, job.ts, 'completed');
     await until(
       async () => (await (await s.runtimes[0]!.queue.getJob(job.jobId))!.getState()) === 'completed',
       10_000,
@@ -87,9 +82,9 @@ describe('with Redis up', () => {
 describe('Redis restarted mid-run', () => {
   it('503 while down; the running and the queued job complete after the restart; new commands work; nothing lost', async () => {
     // both planned first (plans share the queue, whose concurrency is 1), then confirmed one after the other
-    const plan2 = await planOf(s, 'test change rr2 --slow-ms 3000');
-    const plan3 = await planOf(s, 'test change rr3');
-    const plan6 = await planOf(s, 'test change rr6');
+    const plan2 = await pendingPlanOf(s, 'test change rr2 --slow-ms 3000');
+    const plan3 = await pendingPlanOf(s, 'test change rr3');
+    const plan6 = await pendingPlanOf(s, 'test change rr6');
     const running = { ts: plan2.ts, jobId: runJobIdFor(plan2.confirmId) };
     const queued = { ts: plan3.ts, jobId: runJobIdFor(plan3.confirmId) };
     await s.click(OPS, running.ts);
@@ -126,26 +121,26 @@ describe('Redis restarted mid-run', () => {
     redis = await startPrivateRedis({ label: 'restart', appendOnly: true, dir, port: redis.port });
     await until(async () => (await get('/healthz')).status === 200, 20_000, '/healthz 200 again');
 
-    await waitForState(s, running.ts, /— completed/, 40_000);
-    await waitForState(s, queued.ts, /— completed/, 40_000);
+    await waitForJobState(s, running.ts, 'completed', 40_000);
+    await waitForJobState(s, queued.ts, 'completed', 40_000);
     expect(await traceOf(s, running.jobId)).toEqual(ALL_STEPS);
     expect(await traceOf(s, queued.jobId)).toEqual(ALL_STEPS);
 
     // the workers still take new work: a fresh command, planned and run after the restart
-    const fresh = await confirmed('test change rr4');
-    await waitForState(s, fresh.ts, /— completed/, 40_000);
+    const fresh = await confirmed(s, 'test change rr4');
+    await waitForJobState(s, fresh.ts, 'completed', 40_000);
     expect(await traceOf(s, fresh.jobId)).toEqual(ALL_STEPS);
 
     // the plan confirmed in vain during the outage is still valid: Confirm now runs it
     await s.click(OPS, plan6.ts);
-    await waitForState(s, plan6.ts, /— completed/, 40_000);
+    await waitForJobState(s, plan6.ts, 'completed', 40_000);
     expect(await traceOf(s, runJobIdFor(plan6.confirmId))).toEqual(ALL_STEPS);
 
     // cross-process cancel still reaches running steps (the workers' pub/sub subscription came back)
-    const long = await confirmed('test change rr5 --slow-ms 30000');
+    const long = await confirmed(s, 'test change rr5 --slow-ms 30000');
     await until(async () => (await traceOf(s, long.jobId)).includes('b:start'), 20_000, 'rr5 step b');
     await s.send(`cancel ${long.jobId}`);
-    await waitForState(s, long.ts, /— cancelled/);
+    await waitForJobState(s, long.ts, 'cancelled');
     expect(await traceOf(s, long.jobId)).toEqual(['a:start', 'a:done', 'b:start', 'b:aborted']);
 
     // nothing lost: every job and its audit trail survived the restart
@@ -193,6 +188,6 @@ describe('worker watchdog', () => {
 
     const res = await s.send('test probe after-watchdog', { user: USER });
     expect(res.status).toBe(200);
-    await s.waitForMessage(/probed .*after-watchdog/);
+    await waitForJobState(s, { command: 'test probe after-watchdog' }, 'completed');
   });
 });

@@ -5,8 +5,9 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runJobIdFor } from '../../src/bot/actions.js';
+import { jobsIn, pendingPlanOf, until, waitForEphemeral, waitForJobState } from '../support/flow.js';
 import { OPS, type Stack, startStack } from '../support/harness.js';
-import { jobsIn, planOf, traceOf, until, waitForEphemeral, waitForState } from './helpers.js';
+import { traceOf } from './helpers.js';
 
 let s: Stack;
 beforeAll(async () => {
@@ -23,13 +24,13 @@ it(`${N} confirmed commands across 2 bots and 2 workers: no duplicate job, step,
   expect(s.runtimes.filter((r) => r.worker)).toHaveLength(2);
   const texts = Array.from({ length: N }, (_, i) => `test change sx${i}`);
   // commands alternate between the two bots; each plan is double-clicked on both bots at once
-  const plans = await Promise.all(texts.map((t, i) => planOf(s, t, { bot: i % 2 })));
+  const plans = await Promise.all(texts.map((t, i) => pendingPlanOf(s, t, { bot: i % 2 })));
   const clicks = await Promise.all(
     plans.flatMap((p) => [s.click(OPS, p.ts, { bot: 0 }), s.click(OPS, p.ts, { bot: 1 })]),
   );
   expect(clicks.every((c) => c.status === 200)).toBe(true);
 
-  for (const p of plans) await waitForState(s, p.ts, /— completed/, 30_000);
+  for (const p of plans) await waitForJobState(s, p.ts, 'completed', 30_000);
 
   const runs = await jobsIn(s, 'run');
   expect(runs).toHaveLength(N);

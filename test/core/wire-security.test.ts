@@ -14,8 +14,8 @@ import {
   signSlackRequest,
   slashCommandBody,
 } from '../../src/slack-double/index.js';
+import { allJobs, jobsIn, waitForEphemeral, waitForJobState } from '../support/flow.js';
 import { ADMIN, findButtonValue, OPS, type Stack, startStack } from '../support/harness.js';
-import { allJobs, jobsIn, waitForEphemeral, waitForState } from './helpers.js';
 
 let s: Stack;
 let url: string;
@@ -114,7 +114,7 @@ describe('requests that must not reach a handler', () => {
   it('still serves correct requests afterwards', async () => {
     const res = await s.send('test probe after-faults');
     expect(res.status).toBe(200);
-    await s.waitForMessage(/probed .*after-faults/);
+    await waitForJobState(s, { command: 'test probe after-faults' }, 'completed');
     expect((await jobsIn(s, 'run')).map((j) => j.data.text)).toEqual(['test probe after-faults']);
   });
 });
@@ -131,7 +131,7 @@ describe('Slack redeliveries (X-Slack-Retry-Num) are idempotent', () => {
     ]);
     sends.push(r1, r2);
     expect(sends.map((r) => r.status)).toEqual([200, 200, 200]);
-    const plan = await s.waitForMessage(/awaiting confirmation/);
+    const plan = await waitForJobState(s, { command: 'test change h1' }, 'awaiting-confirmation');
     expect(await jobsIn(s, 'plan')).toHaveLength(1);
     const mine = () => s.double.messages(OPS).filter((m) => m.text.startsWith('/flexvdi test change h1 '));
     expect(mine()).toHaveLength(1);
@@ -152,7 +152,7 @@ describe('Slack redeliveries (X-Slack-Retry-Num) are idempotent', () => {
       responseUrl: s.double.responseUrl(OPS, ADMIN),
       messageTs: plan.ts,
       triggerId: newTriggerId(),
-      message: { ts: plan.ts, text: plan.text, blocks: plan.blocks },
+      message: { ts: plan.ts, text: plan.message.text, blocks: plan.message.blocks },
       action: { actionId: CONFIRM_ACTION, value: confirmId },
     });
     const c1 = await sendSigned(url, click, { secret: s.double.signingSecret });
@@ -163,7 +163,7 @@ describe('Slack redeliveries (X-Slack-Retry-Num) are idempotent', () => {
     });
     expect([c1.status, c2.status]).toEqual([200, 200]);
     await waitForEphemeral(s, ADMIN, `Already confirmed by <@${ADMIN}>: job \`${runJobIdFor(confirmId)}\``);
-    await waitForState(s, plan.ts, /completed/);
+    await waitForJobState(s, plan.ts, 'completed');
     const runs = (await jobsIn(s, 'run')).filter((j) => j.data.text === 'test change h1');
     expect(runs.map((j) => j.id)).toEqual([runJobIdFor(confirmId)]);
     const trace = await s.trace();
@@ -176,7 +176,7 @@ describe('Slack redeliveries (X-Slack-Retry-Num) are idempotent', () => {
     const body = command('test probe redelivered', newTriggerId());
     await sendSigned(url, body, { secret: s.double.signingSecret });
     await sendSigned(url, body, { secret: s.double.signingSecret, retryNum: 1, retryReason: 'http_timeout' });
-    await s.waitForMessage(/probed .*redelivered/);
+    await waitForJobState(s, { command: 'test probe redelivered' }, 'completed');
     const runs = (await jobsIn(s, 'run')).filter((j) => j.data.text === 'test probe redelivered');
     expect(runs).toHaveLength(1);
     expect(s.double.messages(OPS).filter((m) => m.text.includes('redelivered'))).toHaveLength(1);

@@ -16,18 +16,10 @@ import { builtinPlugins } from '../../src/plugins/index.js';
 import { createServices } from '../../src/services.js';
 import type { SshPool } from '../../src/ssh/index.js';
 import { type TestbedInfo, testbedDown, testbedUp } from '../../src/testbed/index.js';
-import {
-  configOf,
-  eventually,
-  hostFile,
-  messageText,
-  onHost,
-  planOf,
-  quietLog,
-  registerWithManager,
-  runConfirmed,
-} from '../ocfs2/helpers.js';
+import { configOf, quietLog, registerWithManager } from '../ocfs2/helpers.js';
+import { eventually, messageText, planOf, runConfirmed, waitForJobState } from '../support/flow.js';
 import { blocksText, OPS, type Stack, startStack } from '../support/harness.js';
+import { hostFile, onHost } from '../support/hosts.js';
 import { intercept } from '../support/intercept.js';
 
 const NAME = 'ex-motd';
@@ -89,7 +81,7 @@ afterAll(async () => {
 describe('motd set', () => {
   it('plans from what the registered Hosts show; Confirm writes each one once, with one backup', async () => {
     const plan = await planOf(s, `motd set ${TEXT}`);
-    expect(plan.text).toContain('— awaiting confirmation');
+    expect(plan.record.state).toBe('awaiting-confirmation');
     expect(plan.text).toContain(`Set the message of the day to “${TEXT}” on 2 Host(s): host1, host2`);
     expect(plan.text).toContain('Now, on the Hosts registered with the Manager (2 of 3 in the inventory)');
     expect(plan.text).toContain('*host1*: “The programs included with the Debian GNU/Linux system');
@@ -98,13 +90,10 @@ describe('motd set', () => {
     expect(await motdOn('host1')).toBe(stockMotd); // nothing written before Confirm
 
     await s.click(OPS, plan.ts);
-    const done = await eventually(s, () => {
-      const t = messageText(s, plan.ts);
-      return /— (completed|failed)/.test(t) ? t : undefined;
-    });
-    expect(done).toContain('— completed');
-    expect(done).toContain(`2 Host(s) now show “${TEXT}”; /etc/motd read back on each.`);
-    expect(done).toContain('*host1*: written; previous file kept as `/etc/motd.bak.');
+    const done = await waitForJobState(s, plan.ts, ['completed', 'failed']);
+    expect(done.record.state).toBe('completed');
+    expect(done.text).toContain(`2 Host(s) now show “${TEXT}”; /etc/motd read back on each.`);
+    expect(done.text).toContain('*host1*: written; previous file kept as `/etc/motd.bak.');
     for (const h of ['host1', 'host2']) {
       expect(await motdOn(h)).toBe(`${TEXT}\n`);
       expect(await backups(h)).toHaveLength(1);
@@ -115,7 +104,7 @@ describe('motd set', () => {
 
   it('the same command again is a no-op plan, with no Confirm button', async () => {
     const plan = await planOf(s, `motd set ${TEXT}`);
-    expect(plan.text).toContain('— noop');
+    expect(plan.record.state).toBe('noop');
     expect(plan.text).toContain(`All 2 Host(s) already show “${TEXT}”. Nothing to do.`);
     expect(plan.confirmId).toBeUndefined();
     for (const h of ['host1', 'host2']) expect(await backups(h)).toHaveLength(1);
@@ -146,7 +135,7 @@ describe('resuming', () => {
     host2DownOnce = true;
     const r = await runConfirmed(s, 'motd set Back to normal');
     expect(r.plan).toContain('on 2 Host(s): host1, host2');
-    expect(r.text).toContain('— completed');
+    expect(r.record.state).toBe('completed');
     expect(r.text).toContain('*host1*: written by an earlier attempt');
     expect(r.text).toContain('*host2*: written; previous file kept');
     expect(host2DownOnce).toBe(false); // the fault did fire
@@ -161,7 +150,7 @@ describe('hostile text', () => {
   it('from the user and from a Host reaches Slack escaped: no ping, no formatting', async () => {
     // Slack sends what the user typed with <, > and & entity-escaped; the bot unescapes it.
     const r = await runConfirmed(s, 'motd set &lt;!channel&gt; *hi*');
-    expect(r.text).toContain('— completed');
+    expect(r.record.state).toBe('completed');
     for (const h of ['host1', 'host2']) expect(await motdOn(h)).toBe('<!channel> *hi*\n');
     await onHost(NAME, 'host2', 'printf "<@U0EVIL1> _x_\\n" > /etc/motd');
     const shown = await read('motd show');

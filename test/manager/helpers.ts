@@ -1,10 +1,12 @@
 /** Shared bits of the Manager tests: a pino logger that writes into a buffer, temp dirs, polling. */
+
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
+import { poll } from '../support/poll.js';
 
 export interface CapturedLog {
   log: Logger;
@@ -28,20 +30,12 @@ export function tempDir(label: string): { dir: string; remove(): void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Polls `check` until it returns a value other than undefined; fails after `timeoutMs`. */
-export async function waitFor<T>(
+/** Polls `check` until it gives a value; fails after `timeoutMs`. */
+export const waitFor = <T>(
   what: string,
   check: () => Promise<T | undefined>,
   timeoutMs = 15_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+): Promise<T> => poll(what, check, { timeoutMs });
 
 /** The OpenSSH public key line of a freshly generated Ed25519 key (a different key at each call). */
 export function sshKeyLine(comment = ''): string {

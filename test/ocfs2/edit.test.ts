@@ -10,18 +10,15 @@ import { EDIT_ACTION } from '../../src/core/plugin.js';
 import { CONFIRM_ACTION } from '../../src/slack/job-view.js';
 import { checkMessageLimits } from '../../src/slack-double/index.js';
 import { type TestbedInfo, testbedDown, testbedUp } from '../../src/testbed/index.js';
+import { eventually, jobIds, planOf, waitForJobState, waitForNewPlan } from '../support/flow.js';
 import { ADMIN, OPS, type Stack, startStack, USER } from '../support/harness.js';
 import {
   configOf,
-  eventually,
   listCluster,
   onlineCluster,
-  planOf,
   quietLog,
   registerWithManager,
   submitView,
-  waitForNewPlan,
-  waitForState,
 } from './helpers.js';
 
 const NAME = 'oc-edit';
@@ -97,9 +94,9 @@ describe('Edit on the cluster summary', () => {
         reserve: '`10.0.0.300` (for r1) must be an IPv4 address (OCFS2 needs IPv4)',
       },
     });
-    expect(await waitForState(s, plan.ts, /awaiting confirmation/)).toContain(CONFIRM_ACTION); // still pending
+    expect((await waitForJobState(s, plan.ts, 'awaiting-confirmation')).text).toContain(CONFIRM_ACTION); // still pending
 
-    const before = new Set(s.double.messages(OPS).map((m) => m.ts));
+    const before = await jobIds(s);
     const good = await submitView(
       s,
       modal,
@@ -108,14 +105,14 @@ describe('Edit on the cluster summary', () => {
     );
     expect(good).toMatchObject({ status: 200 });
     expect(good.body).toBeNull(); // an empty ack closes the modal
-    const old = await waitForState(s, plan.ts, /— cancelled/);
-    expect(old).toContain('Replaced by an edited plan');
-    expect(old).not.toContain(CONFIRM_ACTION);
+    const old = await waitForJobState(s, plan.ts, 'cancelled');
+    expect(old.text).toContain('Replaced by an edited plan');
+    expect(old.text).not.toContain(CONFIRM_ACTION);
 
     const next = await waitForNewPlan(s, before, (t) =>
-      t.startsWith('/flexvdi ocfs2 first-node host1 --max-nodes 64'),
+      t.startsWith('ocfs2 first-node host1 --max-nodes 64'),
     );
-    expect(next.text).toContain('— awaiting confirmation');
+    expect(next.record.state).toBe('awaiting-confirmation');
     expect(next.text).toContain('Name: `edited`');
     expect(next.text).toContain('Max nodes: 64 — 2 listed, 62 reserved, 0 more without a name yet');
     expect(next.text).toContain('No headroom');
@@ -141,8 +138,8 @@ describe('Edit on the cluster summary', () => {
 
     // Confirm on the new plan runs the 64-node cluster; the real o2cb reads all 64 back
     await s.click(OPS, next.ts);
-    const done = await waitForState(s, next.ts, /— (completed|failed)/);
-    expect(done).toContain('— completed');
+    const done = await waitForJobState(s, next.ts, ['completed', 'failed']);
+    expect(done.record.state).toBe('completed');
     const read = await listCluster(NAME, 'host1', 'edited');
     expect(read?.nodes).toHaveLength(64);
     expect(read?.nodes[63]).toEqual({ number: 63, name: 'r61', ip: '10.231.0.62', port: 7777 });
@@ -156,7 +153,7 @@ describe('Edit on the cluster summary', () => {
   it('Edit after Confirm says the plan is no longer pending', async () => {
     const plan = await planOf(s, 'ocfs2 join host2');
     await s.click(OPS, plan.ts);
-    await waitForState(s, plan.ts, /— (completed|failed)/);
+    await waitForJobState(s, plan.ts, ['completed', 'failed']);
     const opened = s.double.calls().filter((c) => c.method === 'views.open').length;
     const plans = (await s.runtimes[0]!.queue.getJobs(['completed', 'failed', 'active', 'waiting'])).length;
     await s.click(OPS, plan.ts, { actionId: EDIT_ACTION, value: plan.confirmId! });

@@ -9,21 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
 import { renderClusterConf, sha256 } from '../../src/plugins/ocfs2/cluster-conf.js';
 import { type TestbedInfo, testbedDown, testbedUp } from '../../src/testbed/index.js';
-import { ADMIN, blocksText, OPS, type Stack, startStack } from '../support/harness.js';
+import { eventually, planOf, runConfirmed, waitForJobState } from '../support/flow.js';
+import { ADMIN, OPS, type Stack, startStack } from '../support/harness.js';
+import { hostFile, onHost } from '../support/hosts.js';
 import {
   configOf,
-  eventually,
-  hostFile,
   listCluster,
-  messageText,
   ocfs2Files,
-  onHost,
   onlineCluster,
-  planOf,
   quietLog,
   registerWithManager,
-  runConfirmed,
-  waitForState,
 } from './helpers.js';
 
 const NAME = 'oc-first';
@@ -61,7 +56,7 @@ describe('first node', () => {
   it('plans the cluster summary: registered Hosts, the reserved slot, timeouts, Confirm/Edit/Cancel', async () => {
     const plan = await planOf(s, `ocfs2 first-node host1 --reserve host4=${ip('host4')}`);
     planTs = plan.ts;
-    expect(plan.text).toContain('— awaiting confirmation');
+    expect(plan.record.state).toBe('awaiting-confirmation');
     expect(plan.text).toContain(`Name: \`${CLUSTER}\` · heartbeat mode: local`);
     expect(plan.text).toContain('Max nodes: 8 — 3 listed, 1 reserved, 4 more without a name yet');
     expect(plan.text).toContain('Hosts registered with the Manager (3 of 6 in the inventory)');
@@ -87,9 +82,9 @@ describe('first node', () => {
   it('Confirm clicked twice runs once; the file is read back by the real o2cb; o2cb is online', async () => {
     const [a, b] = await Promise.all([s.click(OPS, planTs), s.click(OPS, planTs)]);
     expect([a.status, b.status]).toEqual([200, 200]);
-    const done = await waitForState(s, planTs, /— (completed|failed)/);
-    expect(done).toContain('— completed');
-    expect(done).toContain('o2cb list-cluster` reads back the planned cluster');
+    const done = await waitForJobState(s, planTs, ['completed', 'failed']);
+    expect(done.record.state).toBe('completed');
+    expect(done.text).toContain('o2cb list-cluster` reads back the planned cluster');
     await eventually(s, () =>
       s.double.ephemerals(OPS, ADMIN).find((e) => e.text.includes('Already confirmed by')),
     );
@@ -122,7 +117,7 @@ describe('first node', () => {
 
   it('the same command again is a no-op that says so', async () => {
     const plan = await planOf(s, `ocfs2 first-node host1 --reserve host4=${ip('host4')}`);
-    expect(plan.text).toContain('— noop');
+    expect(plan.record.state).toBe('noop');
     expect(plan.text).toContain('already the first node');
     expect(plan.confirmId).toBeUndefined();
   });
@@ -133,7 +128,7 @@ describe('other nodes', () => {
     const r = await runConfirmed(s, 'ocfs2 join --all');
     expect(r.plan).toContain('*host1*: already node 0, in sync and online');
     expect(r.plan).toContain('*host2*: joins as node 1 `host2`');
-    expect(r.text).toContain('— completed');
+    expect(r.record.state).toBe('completed');
     const want = renderClusterConf(expected());
     for (const h of ['host1', 'host2', 'host3']) {
       expect(await hostFile(NAME, h, CONF)).toBe(want);
@@ -150,7 +145,7 @@ describe('other nodes', () => {
     const r = await runConfirmed(s, `ocfs2 join host4 --first-node ${ip('host1')}`);
     expect(r.plan).toContain(`Source: host1 (${ip('host1')})`);
     expect(r.plan).toContain('*host4*: joins as node 3 `host4`');
-    expect(r.text).toContain('— completed');
+    expect(r.record.state).toBe('completed');
     expect(await hostFile(NAME, 'host4', CONF)).toBe(renderClusterConf(expected()));
     expect(await onlineCluster(NAME, 'host4')).toBe(CLUSTER);
     expect(await Promise.all(['host1', 'host2', 'host3'].map(stamp))).toEqual(before);
@@ -159,7 +154,7 @@ describe('other nodes', () => {
   it('a Host that is not listed is refused with the reason and the offline procedure; nothing is written', async () => {
     await registerWithManager(NAME, config, ['host5']);
     const plan = await planOf(s, 'ocfs2 join host5');
-    expect(plan.text).toContain('— refused');
+    expect(plan.record.state).toBe('refused');
     expect(plan.text).toContain(`host5 is not a node: no node of cluster \`${CLUSTER}\` is named \`host5\``);
     expect(plan.text).toContain('only takes new nodes offline');
     expect(plan.text).toContain('`service o2cb offline` on every node');
@@ -175,7 +170,7 @@ describe('other nodes', () => {
   it('first-node on a Host whose o2cb is online with another configuration is refused, showing the diff', async () => {
     // host4 and host5 are registered now: the node list (and so the file) would change
     const plan = await planOf(s, 'ocfs2 first-node host1 --force');
-    expect(plan.text).toContain('— refused');
+    expect(plan.record.state).toBe('refused');
     expect(plan.text).toContain('changing it needs the cluster offline');
     expect(plan.text).toContain('+ →name = host5');
     expect(await hostFile(NAME, 'host1', CONF)).toBe(renderClusterConf(expected()));
@@ -184,9 +179,8 @@ describe('other nodes', () => {
 
 describe('ocfs2 status', () => {
   it('reports every node in sync with the first node, and the Hosts that are not nodes', async () => {
-    await s.send('ocfs2 status');
-    const msg = await s.waitForMessage(/ocfs2 status — completed/);
-    const text = `${msg.text}${blocksText(msg.blocks)}`;
+    const { record, text } = await planOf(s, 'ocfs2 status');
+    expect(record.state).toBe('completed');
     expect(text).toContain(
       `OCFS2 cluster \`${CLUSTER}\`: 4 node(s) in sync with host1, online, same timeouts`,
     );
@@ -204,12 +198,8 @@ describe('ocfs2 status', () => {
     );
     await onHost(NAME, 'host2', "sed -i 's/ip_port = 7777/ip_port = 7778/' /etc/ocfs2/cluster.conf");
     await onHost(NAME, 'host4', `service o2cb offline ${CLUSTER} >/dev/null`);
-    const before = new Set(s.double.messages(OPS).map((m) => m.ts));
-    await s.send('ocfs2 status');
-    const msg = await eventually(s, () =>
-      s.double.messages(OPS).find((m) => !before.has(m.ts) && /ocfs2 status — completed/.test(m.text)),
-    );
-    const text = messageText(s, msg.ts);
+    const { record, text } = await planOf(s, 'ocfs2 status');
+    expect(record.state).toBe('findings');
     expect(text).toContain('drift on 3 Host(s)');
     expect(text).toContain('host3: o2cb timeouts differ from host1');
     expect(text).toContain('heartbeat threshold 61');

@@ -7,11 +7,10 @@
  *   without touching the Hosts already done;
  * - a replaced Host (new machine, same name and IP; re-pinned as replace-host does) rejoins.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
-import { renderClusterConf } from '../../src/plugins/ocfs2/cluster-conf.js';
+import { CLUSTER_CONF, renderClusterConf } from '../../src/plugins/ocfs2/cluster-conf.js';
 import { ocfs2Plugin } from '../../src/plugins/ocfs2/index.js';
 import { createServices } from '../../src/services.js';
 import { replacePin } from '../../src/ssh/index.js';
@@ -23,28 +22,29 @@ import {
   testbedDown,
   testbedUp,
 } from '../../src/testbed/index.js';
+import { pendingPlanOf, planOf, runConfirmed, waitForJobState } from '../support/flow.js';
 import { OPS, type Stack, startStack } from '../support/harness.js';
+import { hostFile, onHost } from '../support/hosts.js';
+import { exited, startWorker, stopWorker, type WorkerOptions } from '../support/workers.js';
 import {
   configOf,
-  eventually,
-  hostFile,
   listCluster,
-  messageText,
   ocfs2Files,
-  onHost,
   onlineCluster,
-  planOf,
   quietLog,
   registerWithManager,
-  runConfirmed,
-  waitForState,
 } from './helpers.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const NAME = 'oc-resume';
 const CLUSTER = 'testbedocresume';
 const CONF = '/etc/ocfs2/cluster.conf';
 const TUNING = { lockDurationMs: 2000, stalledIntervalMs: 1000, confirmTtlMs: 120_000 };
+/** Right after cluster.conf is written on the Host, before the step's checkpoint (between writing and verifying). */
+const AFTER_CONF_WRITE = {
+  command: 'ocfs2 first-node',
+  step: 'write-conf',
+  afterWrite: CLUSTER_CONF,
+} satisfies NonNullable<WorkerOptions['crash']>[number];
 let tb: TestbedInfo;
 let config: Config;
 let s: Stack;
@@ -64,57 +64,14 @@ beforeAll(async () => {
   config = configOf(tb.inventoryPath);
   await registerWithManager(NAME, config, ['host1', 'host2', 'host3']);
   s = await startStack({ inventoryPath: tb.inventoryPath, workers: 0 });
-  worker = await startWorker('after-conf-write');
+  worker = await startWorker(s, { tuning: TUNING, crash: [AFTER_CONF_WRITE] });
 });
 
 afterAll(async () => {
-  if (worker) await stop(worker);
+  if (worker) await stopWorker(worker);
   await s?.stop();
   await testbedDown({ name: NAME, log: quietLog });
 });
-
-async function startWorker(crash: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/ocfs2/crash-worker.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      ...s.env,
-      LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'warn',
-      OCFS2_CRASH: crash,
-      OCFS2_TUNING: JSON.stringify(TUNING),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    if (process.env['TEST_LOG_LEVEL']) process.stderr.write(d);
-  });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start within 30 s:\n${stderr}`)), 30_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited early (${code ?? signal}):\n${stderr}`));
-    });
-  });
-  return child;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  await exited(child);
-}
 
 const OLD =
   'cluster:\n\tname = oldclu\n\theartbeat_mode = local\n\tnode_count = 1\n\nnode:\n\tcluster = oldclu\n\tnumber = 0\n\tip_port = 7777\n\tip_address = 10.9.9.9\n\tname = host1\n\n';
@@ -123,7 +80,7 @@ describe('a worker killed between writing cluster.conf and verifying it', () => 
   it('a different cluster.conf is refused without --force, with the diff', async () => {
     await onHost(NAME, 'host1', 'printf "%s" "$1" > /etc/ocfs2/cluster.conf', [OLD]);
     const plan = await planOf(s, 'ocfs2 first-node host1');
-    expect(plan.text).toContain('— refused');
+    expect(plan.record.state).toBe('refused');
     expect(plan.text).toContain('already has a different /etc/ocfs2/cluster.conf');
     expect(plan.text).toContain('`--force`');
     expect(plan.text).toContain('- →name = oldclu');
@@ -132,17 +89,16 @@ describe('a worker killed between writing cluster.conf and verifying it', () => 
 
   it('--force: the next worker resumes; one correct file and exactly one backup holding the old one', async () => {
     const dying = worker!;
-    const plan = await planOf(s, 'ocfs2 first-node host1 --force');
-    expect(plan.text).toContain('— awaiting confirmation');
+    const plan = await pendingPlanOf(s, 'ocfs2 first-node host1 --force');
     expect(plan.text).toContain("--force: host1's current /etc/ocfs2/cluster.conf is replaced");
     await s.click(OPS, plan.ts);
     await exited(dying);
     expect(dying.signalCode).toBe('SIGKILL');
     // the kill came after the write: the new file is already there, the job is not done
     expect(await hostFile(NAME, 'host1', CONF)).toBe(expected());
-    worker = await startWorker('');
-    const done = await waitForState(s, plan.ts, /— (completed|failed)/, 90_000);
-    expect(done).toContain('— completed');
+    worker = await startWorker(s, { tuning: TUNING });
+    const done = await waitForJobState(s, plan.ts, ['completed', 'failed'], 90_000);
+    expect(done.record.state).toBe('completed');
     const files = await ocfs2Files(NAME, 'host1');
     expect(files).toHaveLength(2);
     expect(files[0]).toBe('cluster.conf');
@@ -170,11 +126,12 @@ describe('join --all with a Host down', () => {
       expect(plan.text).toContain('*host2*: joins as node 1');
       expect(plan.text).toMatch(/\*host3\*: unreachable now \(.*\) — will be tried/);
       await s.click(OPS, plan.ts);
-      const failed = await waitForState(s, plan.ts, /— partly done/, 120_000);
-      expect(failed).toMatch(/host3 +failed/);
-      expect(failed).toContain('Joining failed on host3');
-      expect(failed).toContain('host2 joined');
-      expect(failed).toContain('/flexvdi retry');
+      const failed = await waitForJobState(s, plan.ts, 'partial', 120_000);
+      expect(failed.record.hosts?.['host3']?.state).toBe('failed');
+      expect(failed.text).toMatch(/host3 +failed/);
+      expect(failed.text).toContain('Joining failed on host3');
+      expect(failed.text).toContain('host2 joined');
+      expect(failed.text).toContain('/flexvdi retry');
     } finally {
       await healHost({ name: NAME, host: 'host3', log: quietLog });
     }
@@ -186,11 +143,11 @@ describe('join --all with a Host down', () => {
       'ls -A /etc/ocfs2; stat -c "%i %Y" /etc/ocfs2/cluster.conf',
     );
 
-    const jobId = (/job `(j-[a-z0-9]+)`/.exec(messageText(s, planTs)) ?? [])[1]!;
+    const jobId = (await waitForJobState(s, planTs, 'partial')).record.jobId!;
     const res = JSON.parse((await s.send(`retry ${jobId}`)).body || '{}') as { text?: string };
     expect(res.text ?? '').not.toContain('only failed jobs');
-    const done = await waitForState(s, planTs, /— completed/, 90_000);
-    expect(done).toContain('*host2*: done in an earlier run');
+    const done = await waitForJobState(s, planTs, 'completed', 90_000);
+    expect(done.text).toContain('*host2*: done in an earlier run');
     for (const h of ['host1', 'host2', 'host3']) {
       expect(await hostFile(NAME, h, CONF)).toBe(expected());
       expect(await onlineCluster(NAME, h)).toBe(CLUSTER);
@@ -213,12 +170,9 @@ describe('a replaced Host', () => {
       keyType: keyType!,
       keyBase64: keyBase64!,
     });
-    const before = new Set(s.double.messages(OPS).map((m) => m.ts));
-    await s.send('ocfs2 status');
-    const st = await eventually(s, () =>
-      s.double.messages(OPS).find((m) => !before.has(m.ts) && /ocfs2 status — completed/.test(m.text)),
-    );
-    expect(messageText(s, st.ts)).toContain('host2: no cluster.conf — rejoin: `/flexvdi ocfs2 join host2`');
+    const st = await planOf(s, 'ocfs2 status');
+    expect(st.record.state).toBe('findings');
+    expect(st.text).toContain('host2: no cluster.conf — rejoin: `/flexvdi ocfs2 join host2`');
     // what replace-host can ask the plugin
     const services = createServices(config, quietLog);
     try {
@@ -245,7 +199,7 @@ describe('a replaced Host', () => {
 
     const r = await runConfirmed(s, 'ocfs2 join host2');
     expect(r.plan).toContain('*host2*: joins as node 1 `host2`');
-    expect(r.text).toContain('— completed');
+    expect(r.record.state).toBe('completed');
     expect(await hostFile(NAME, 'host2', CONF)).toBe(expected());
     expect(await onlineCluster(NAME, 'host2')).toBe(CLUSTER);
   });

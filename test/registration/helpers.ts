@@ -1,16 +1,14 @@
 /**
- * Shared parts of the registration tests: a test-scoped testbed, inventory variants next to its inventory
- * (relative paths keep working), driving a command through plan → Confirm → result in the Slack double,
- * and reading the Hosts' key files from inside the Hosts (not through the product).
+ * Shared parts of the registration tests: inventory variants next to a testbed's inventory (relative paths
+ * keep working), and reading the Hosts' key files from inside the Hosts (not through the product). Driving
+ * a command is test/support/flow.ts's.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { runJobIdFor } from '../../src/bot/actions.js';
-import { CONFIRM_ACTION } from '../../src/slack/job-view.js';
 import { fingerprintSha256 } from '../../src/ssh/index.js';
 import { runOnHost, type TestbedInfo } from '../../src/testbed/index.js';
-import { blocksText, findButtonValue, OPS, type Stack } from '../support/harness.js';
+import { hostFile } from '../support/hosts.js';
 import { quietLog } from '../testbed/helpers.js';
 
 export { quietLog };
@@ -30,83 +28,6 @@ export function inventoryVariant(tb: TestbedInfo, file: string, patch: (doc: Inv
   const out = path.join(tb.stateDir, file);
   writeFileSync(out, stringify(doc));
   return out;
-}
-
-/** The message's text and blocks as one string. */
-export function messageText(s: Stack, ts: string, channel = OPS): string {
-  const m = s.double.store.findMessage(channel, ts);
-  return m ? `${m.text}\n${blocksText(m.blocks)}` : '';
-}
-
-export function waitForState(s: Stack, ts: string, re: RegExp, timeoutMs = 60_000): Promise<string> {
-  return s.double.waitFor(
-    () => {
-      const t = messageText(s, ts);
-      return re.test(t) ? t : undefined;
-    },
-    { timeoutMs },
-  );
-}
-
-const FINAL = /— (awaiting confirmation|refused|noop|completed|failed|partly done|cancelled)/;
-
-/** Sends `/flexvdi <text>` and waits for the plan (or refusal / no-op / failure) of that command. */
-export async function planOf(
-  s: Stack,
-  text: string,
-  user?: string,
-): Promise<{ ts: string; text: string; confirmId?: string }> {
-  const before = new Set(s.double.messages(OPS).map((m) => m.ts));
-  const res = await s.send(text, user ? { user } : {});
-  if (res.status !== 200) throw new Error(`send ${text}: HTTP ${res.status}`);
-  const body = res.body ? (JSON.parse(res.body) as { text?: string }) : {};
-  if (body.text) throw new Error(`refused at once: ${body.text}`);
-  const msg = await s.double.waitFor(
-    () =>
-      s.double
-        .messages(OPS)
-        .find((m) => !before.has(m.ts) && m.text.startsWith(`/flexvdi ${text} —`) && FINAL.test(m.text)),
-    { timeoutMs: 60_000 },
-  );
-  const confirmId = findButtonValue(msg.blocks, CONFIRM_ACTION);
-  return { ts: msg.ts, text: messageText(s, msg.ts), ...(confirmId ? { confirmId } : {}) };
-}
-
-/** Plan, Confirm, and wait for the job's final state; returns the final message text and the job id. */
-export async function runConfirmed(
-  s: Stack,
-  text: string,
-  timeoutMs = 120_000,
-): Promise<{ ts: string; jobId: string; text: string; plan: string }> {
-  const plan = await planOf(s, text);
-  if (!plan.confirmId) throw new Error(`no Confirm button for ${text}:\n${plan.text}`);
-  await s.click(OPS, plan.ts);
-  const jobId = runJobIdFor(plan.confirmId);
-  const done = await waitForState(s, plan.ts, /— (completed|failed|partly done|cancelled)/, timeoutMs);
-  return { ts: plan.ts, jobId, text: done, plan: plan.text };
-}
-
-/** A file on a Host, read inside the Host (null when absent). */
-export async function hostFile(tbName: string, host: string, file: string): Promise<string | null> {
-  const out = await onHost(tbName, host, 'if [ -f "$1" ]; then cat "$1"; else echo "@@absent"; fi', [file]);
-  return out === '@@absent\n' ? null : out;
-}
-
-/**
- * Runs a script inside a Host. Right after `testbed replace` the Host may not be enterable for a moment:
- * host-init prints "ready" just before it execs into the holder process that runOnHost looks for.
- */
-export async function onHost(tbName: string, host: string, script: string, params: string[] = []) {
-  for (let i = 0; ; i++) {
-    try {
-      const r = await runOnHost({ name: tbName, host, log: quietLog }, script, params);
-      if (r.code !== 0) throw new Error(`on ${host}: ${script}: exit ${r.code}: ${r.stderr}`);
-      return r.stdout;
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'testbed.not_running' || i >= 20) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 export interface HostKeys {

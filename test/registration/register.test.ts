@@ -10,22 +10,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Inventory } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { failHost, healHost, type TestbedInfo, testbedDown, testbedUp } from '../../src/testbed/index.js';
-import { until } from '../core/helpers.js';
+import { messageText, planOf, runConfirmed, until, waitForJobState } from '../support/flow.js';
 import { blocksText, OPS, type Stack, startStack, USER } from '../support/harness.js';
+import { hostFile, onHost } from '../support/hosts.js';
 import { loadInventory } from '../testbed/helpers.js';
 import {
   fingerprintOfLine,
-  hostFile,
   inventoryVariant,
   keysOf,
   meshProblems,
-  messageText,
-  onHost,
-  planOf,
   quietLog,
-  runConfirmed,
   sshBetween,
-  waitForState,
 } from './helpers.js';
 
 const NAME = 'rg-register';
@@ -76,7 +71,7 @@ describe('registering Hosts', () => {
     const run = await runConfirmed(s, `register-host ${hostFqdn('host1')} ${hostIp('host1')}`);
     expect(run.plan).toContain('not registered yet');
     expect(run.plan).toContain('no registered Host answered to compare with');
-    expect(run.text).toContain('— completed');
+    expect(run.record.state).toBe('completed');
     expect(run.text).toContain('the Manager lists it');
     const k1 = await keysOf(NAME, 'host1');
     expect(await meshProblems(NAME, [k1])).toEqual([]);
@@ -86,7 +81,7 @@ describe('registering Hosts', () => {
     const run = await runConfirmed(s, 'register-host host2');
     expect(run.plan).toContain('SSH keys (2 Hosts)');
     expect(run.plan).toMatch(/host1\*: \+1 authorized_keys, \+1 ssh_known_hosts/);
-    expect(run.text).toContain('— completed');
+    expect(run.record.state).toBe('completed');
     expect(run.text).toContain('2 Host↔Host SSH connections verified');
     const keys = [await keysOf(NAME, 'host1'), await keysOf(NAME, 'host2')];
     expect(await meshProblems(NAME, keys)).toEqual([]);
@@ -106,7 +101,7 @@ describe('registering Hosts', () => {
   it('registering the same Host again is a no-op that says so and changes no file', async () => {
     const before = await hostFile(NAME, 'host1', '/home/flexvdi/.ssh/authorized_keys');
     const plan = await planOf(s, 'register-host host2.flexvdi.test');
-    expect(plan.text).toContain('— noop');
+    expect(plan.record.state).toBe('noop');
     expect(plan.text).toContain('already registered and its SSH keys are in sync on all 2 Hosts');
     expect(plan.confirmId).toBeUndefined();
     expect(await hostFile(NAME, 'host1', '/home/flexvdi/.ssh/authorized_keys')).toBe(before);
@@ -114,7 +109,7 @@ describe('registering Hosts', () => {
 
   it('refuses a Host whose bridges differ, naming each difference', async () => {
     const plan = await planOf(s, 'register-host host3');
-    expect(plan.text).toContain('— refused');
+    expect(plan.record.state).toBe('refused');
     expect(plan.text).toContain('virtual bridges of host3 differ');
     expect(plan.text).toContain('`br-vdi`: missing on host3');
     expect(plan.text).toContain('`br-vdi1`: on host3');
@@ -128,9 +123,9 @@ describe('registering Hosts', () => {
     expect(plan.text).toContain(fingerprintOfLine(real));
     expect(readFileSync(inv.ssh.knownHostsPath, 'utf8')).not.toContain(hostIp('host4'));
     await s.click(OPS, plan.ts);
-    const done = await waitForState(s, plan.ts, /— (completed|failed)/);
-    expect(done).toContain('— completed');
-    expect(done).toContain('pinned (first contact)');
+    const done = await waitForJobState(s, plan.ts, ['completed', 'failed']);
+    expect(done.record.state).toBe('completed');
+    expect(done.text).toContain('pinned (first contact)');
     const pins = readFileSync(inv.ssh.knownHostsPath, 'utf8')
       .split('\n')
       .filter((l) => l.includes(real));
@@ -141,7 +136,7 @@ describe('registering Hosts', () => {
     await failHost({ name: NAME, host: 'host5', mode: 'hostkey-change', log: quietLog });
     try {
       const plan = await planOf(s, 'register-host host5');
-      expect(plan.text).toContain('— refused');
+      expect(plan.record.state).toBe('refused');
       expect(plan.text).toContain('is not the pinned one');
       expect(plan.text).toContain(fingerprintOfLine((await keysOf(NAME, 'host5')).hostKey));
     } finally {
@@ -155,9 +150,9 @@ describe('registering Hosts', () => {
     await failHost({ name: NAME, host: 'host6', mode: 'hostkey-change', log: quietLog });
     try {
       await s.click(OPS, plan.ts);
-      const done = await waitForState(s, plan.ts, /— (completed|failed)/);
-      expect(done).toContain('— failed');
-      expect(done).toContain('changed between the plan and now');
+      const done = await waitForJobState(s, plan.ts, ['completed', 'failed']);
+      expect(done.record.state).toBe('failed');
+      expect(done.text).toContain('changed between the plan and now');
       expect(readFileSync(inv.ssh.knownHostsPath, 'utf8')).not.toContain(hostIp('host6'));
       await s.double.waitFor(() =>
         s.double.thread(OPS, plan.ts).find((m) => m.text.includes('registration.hostkey_changed')),
@@ -192,7 +187,7 @@ describe('bad input never reaches a Host', () => {
     const home = '/home/fl ex$(cd;touch rg-pwned);`cd;touch rg-pwned2`';
     await onHost(NAME, 'host7', 'mv /home/flexvdi "$1" && usermod -d "$1" flexvdi', [home]);
     const run = await runConfirmed(s, 'register-host host7');
-    expect(run.text).toContain('— completed');
+    expect(run.record.state).toBe('completed');
     const k7 = await keysOf(NAME, 'host7', home);
     expect(await hostFile(NAME, 'host7', `${home}/.ssh/authorized_keys`)).toContain(
       (await keysOf(NAME, 'host1')).flexvdi,
@@ -206,7 +201,7 @@ describe('bad input never reaches a Host', () => {
 
   it('refuses a Host that is not in the inventory, saying to add it there first', async () => {
     const plan = await planOf(s, 'register-host host9.flexvdi.test 10.230.1.19');
-    expect(plan.text).toContain('— refused');
+    expect(plan.record.state).toBe('refused');
     expect(plan.text).toContain('is not in the inventory');
     expect(plan.text).toContain(tb.inventoryPath);
   });
@@ -245,7 +240,7 @@ describe('/flexvdi hosts', () => {
     // register-host on it again repairs it (not a no-op any more)
     const run = await runConfirmed(s, 'register-host host2');
     expect(run.plan).toContain('bring the SSH keys back in sync');
-    expect(run.text).toContain('— completed');
+    expect(run.record.state).toBe('completed');
     expect(
       await meshProblems(NAME, [
         await keysOf(NAME, 'host1'),
@@ -276,7 +271,7 @@ describe('Manager failures', () => {
       const managerLog = `${tb.stateDir}/manager/manager.log`;
       const refusedBefore = countRefused(readFileSync(managerLog, 'utf8'));
       const plan = await planOf(w, 'register-host host4');
-      expect(plan.text).toContain('— failed');
+      expect(plan.record.state).toBe('failed');
       expect(plan.text).toContain('refused the credentials of user');
       await w.double.waitFor(() =>
         w.double.thread(OPS, plan.ts).find((m) => m.text.includes('manager.auth_failed')),
@@ -313,7 +308,7 @@ describe('Manager failures', () => {
     const w = await startStack({ inventoryPath: file });
     try {
       const plan = await planOf(w, 'register-host host4');
-      expect(plan.text).toContain('— failed');
+      expect(plan.record.state).toBe('failed');
       expect(plan.text).toMatch(/Manager at https:\/\/10\.230\.\d+\.2:4443/);
     } finally {
       await w.stop();
@@ -354,7 +349,7 @@ describe('key files under ~flexvdi', () => {
     );
     const shadow = await hostFile(NAME, 'host5', '/etc/shadow');
     const run = await runConfirmed(s, 'register-host host5');
-    expect(run.text).toContain('— partly done'); // the other Hosts got the keys
+    expect(run.record.state).toBe('partial'); // the other Hosts got the keys
     expect(run.text).toContain('Updating the SSH keys failed on host5');
     expect(run.text).toContain('`/home/flexvdi/.ssh/authorized_keys` is a symlink');
     expect(await hostFile(NAME, 'host5', '/etc/shadow')).toBe(shadow);

@@ -11,19 +11,17 @@ import type { Inventory } from '../../src/config.js';
 import { Secret } from '../../src/config.js';
 import { createManagerClient } from '../../src/manager/index.js';
 import { replaceHost, type TestbedInfo, testbedDown, testbedUp } from '../../src/testbed/index.js';
+import { planOf, runConfirmed } from '../support/flow.js';
 import { type Stack, startStack } from '../support/harness.js';
+import { hostFile, onHost } from '../support/hosts.js';
 import { loadInventory, waitFor } from '../testbed/helpers.js';
 import {
   countLines,
   fingerprintOfLine,
   type HostKeys,
-  hostFile,
   keysOf,
   meshProblems,
-  onHost,
-  planOf,
   quietLog,
-  runConfirmed,
   sshBetween,
 } from './helpers.js';
 
@@ -56,7 +54,7 @@ beforeAll(async () => {
   s = await startStack({ inventoryPath: tb.inventoryPath });
   for (const h of ['host1', 'host2', 'host3']) {
     const r = await runConfirmed(s, `register-host ${h}`);
-    if (!r.text.includes('— completed')) throw new Error(`setup: register ${h} failed:\n${r.text}`);
+    if (r.record.state !== 'completed') throw new Error(`setup: register ${h} failed:\n${r.text}`);
   }
   // host3 is an OCFS2 node (cluster.conf is the same file on every node)
   const conf =
@@ -77,7 +75,7 @@ describe('a Host that is still alive', () => {
       (await manager().getHost('host1.flexvdi.test'))?.status === 'running' ? true : undefined,
     );
     const plan = await planOf(s, 'replace-host host1.flexvdi.test');
-    expect(plan.text).toContain('— refused');
+    expect(plan.record.state).toBe('refused');
     expect(plan.text).toContain('still presents the pinned host key');
     expect(plan.text).toContain('the Manager still hears from `host1.flexvdi.test` (status running');
     expect(plan.text).toContain('replace-host host1.flexvdi.test --force');
@@ -87,7 +85,7 @@ describe('a Host that is still alive', () => {
     const before = await hostFile(NAME, 'host2', '/etc/ssh/ssh_known_hosts');
     const run = await runConfirmed(s, 'replace-host host1.flexvdi.test --force');
     expect(run.plan).toContain('still answering; --force given');
-    expect(run.text).toContain('— completed');
+    expect(run.record.state).toBe('completed');
     expect(await hostFile(NAME, 'host2', '/etc/ssh/ssh_known_hosts')).toBe(before);
   });
 });
@@ -107,7 +105,7 @@ describe('replacing a failed Host', () => {
       const given = await planOf(s, `replace-host host3.flexvdi.test ${other}`);
       expect(given.text).toContain(`expected ${ip('host3')} (inventory and Manager), found ${other}`);
       const moved = await planOf(s, 'replace-host host3.flexvdi.test');
-      expect(moved.text).toContain('— refused');
+      expect(moved.record.state).toBe('refused');
       expect(moved.text).toContain(`Nothing answers SSH on ${ip('host3')}:22`);
       expect(moved.text).toContain(`expected \`host3.flexvdi.test\` on ${ip('host3')}`);
     } finally {
@@ -119,7 +117,7 @@ describe('replacing a failed Host', () => {
     await onHost(NAME, 'host3', 'hostname hostx');
     try {
       const named = await planOf(s, 'replace-host host3');
-      expect(named.text).toContain('— refused');
+      expect(named.record.state).toBe('refused');
       expect(named.text).toContain('expected `host3.flexvdi.test`, found `hostx`');
     } finally {
       await onHost(NAME, 'host3', 'hostname host3');
@@ -138,7 +136,7 @@ describe('replacing a failed Host', () => {
       `${fingerprintOfLine(now.hostKey)} replaces the pinned ${fingerprintOfLine(old.hostKey)}`,
     );
     expect(run.plan).toContain('host3 was node 2 (`host3`) of OCFS2 cluster `rgcluster`');
-    expect(run.text).toContain('— completed');
+    expect(run.record.state).toBe('completed');
     expect(run.text).toContain('What host3 was (the replacement starts without it)');
     expect(run.text).toContain('`/flexvdi ocfs2 join host3`');
     // the product's pins: the new key only
@@ -179,7 +177,7 @@ describe('replacing a failed Host', () => {
       (await manager().getHost('host2.flexvdi.test'))?.status === 'unavailable' ? true : undefined,
     );
     const run = await runConfirmed(s, 'replace-host host2');
-    expect(run.text).toContain('— completed');
+    expect(run.record.state).toBe('completed');
     expect(run.text).toContain('−1 ~flexvdi/.ssh/known_hosts');
     expect(run.text).not.toContain('What host2 was');
     expect(run.text).not.toContain('ocfs2 join');

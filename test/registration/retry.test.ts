@@ -6,19 +6,11 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Inventory } from '../../src/config.js';
 import { failHost, healHost, type TestbedInfo, testbedDown, testbedUp } from '../../src/testbed/index.js';
+import { planOf, runConfirmed, waitForJobState } from '../support/flow.js';
 import { ADMIN, OPS, type Stack, startStack } from '../support/harness.js';
+import { onHost } from '../support/hosts.js';
 import { loadInventory } from '../testbed/helpers.js';
-import {
-  inventoryVariant,
-  keysOf,
-  meshProblems,
-  onHost,
-  planOf,
-  quietLog,
-  runConfirmed,
-  sshBetween,
-  waitForState,
-} from './helpers.js';
+import { inventoryVariant, keysOf, meshProblems, quietLog, sshBetween } from './helpers.js';
 
 const NAME = 'rg-retry';
 let tb: TestbedInfo;
@@ -42,7 +34,7 @@ beforeAll(async () => {
   s = await startStack({ inventoryPath: file });
   for (const h of ['host1', 'host2', 'host3']) {
     const r = await runConfirmed(s, `register-host ${h}`);
-    if (!r.text.includes('— completed')) throw new Error(`setup: register ${h} failed:\n${r.text}`);
+    if (r.record.state !== 'completed') throw new Error(`setup: register ${h} failed:\n${r.text}`);
   }
 });
 
@@ -59,11 +51,11 @@ it('a Host down during key distribution: the others finish, the failure names it
     expect(plan.text).toContain('host2 does not answer');
     expect(plan.confirmId).toBeDefined();
     await s.click(OPS, plan.ts);
-    const failed = await waitForState(s, plan.ts, /— (completed|failed|partly done)/, 90_000);
-    expect(failed).toContain('— partly done');
-    expect(failed).toMatch(/Updating the SSH keys failed on host2 \(/);
-    expect(failed).toContain('3 other Hosts are done');
-    expect(failed).toMatch(/host2 +failed/);
+    const failed = await waitForJobState(s, plan.ts, ['completed', 'failed', 'partial'], 90_000);
+    expect(failed.record.state).toBe('partial');
+    expect(failed.text).toMatch(/Updating the SSH keys failed on host2 \(/);
+    expect(failed.text).toContain('3 other Hosts are done');
+    expect(failed.text).toMatch(/host2 +failed/);
     // the Hosts that answered hold the new Host's keys already
     const k4 = await keysOf(NAME, 'host4');
     const done = [await keysOf(NAME, 'host1'), await keysOf(NAME, 'host3'), k4];
@@ -75,12 +67,12 @@ it('a Host down during key distribution: the others finish, the failure names it
 
     await healHost({ name: NAME, host: 'host2', log: quietLog });
     healed = true;
-    const jobId = /job `(j-[a-z0-9]+)`/.exec(failed)![1]!;
+    const jobId = failed.record.jobId!;
     await s.send(`retry ${jobId}`);
     await s.double.waitFor(() =>
       s.double.ephemerals(OPS, ADMIN).find((e) => e.text.includes(`Retrying \`${jobId}\``)),
     );
-    const text = await waitForState(s, plan.ts, /— completed/, 90_000);
+    const { text } = await waitForJobState(s, plan.ts, 'completed', 90_000);
     expect(text).toContain('⏭️ Pin the host key');
     expect(text).toContain('⏭️ Register the Host with the Manager');
     expect(text).toMatch(/host1\*: already in sync/);

@@ -4,6 +4,7 @@ import pino from 'pino';
 import { expect } from 'vitest';
 import type { AppError } from '../../src/errors.js';
 import { createSshPool, type SshPool, type SshPoolOptions } from '../../src/ssh/index.js';
+import { poll } from '../support/poll.js';
 import type { SshdFixture } from './sshd-fixture.js';
 
 export const run = promisify(execFile);
@@ -51,9 +52,5 @@ export async function keygenFingerprint(file: string): Promise<string> {
 
 /** Polls `check` until it returns true (or fails the test after `ms`). For effects that happen "soon". */
 export async function eventually(check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await poll('condition', check, { timeoutMs: ms });
 }

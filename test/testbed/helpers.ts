@@ -1,9 +1,11 @@
 /** Shared bits of the testbed tests: OpenSSH as a client, the inventory, polling, and leftover detection. */
+
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import pino from 'pino';
 import { type Inventory, parseInventory } from '../../src/config.js';
 import { tagOf } from '../../src/testbed/layout.js';
+import { poll } from '../support/poll.js';
 
 export const quietLog = pino({ level: 'silent' });
 
@@ -65,19 +67,11 @@ export function ssh(inv: Inventory, host: string, command: string, o: SshOptions
   ]);
 }
 
-export async function waitFor<T>(
+export const waitFor = <T>(
   what: string,
   check: () => Promise<T | undefined>,
   timeoutMs = 20_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+): Promise<T> => poll(what, check, { timeoutMs, intervalMs: 200 });
 
 /** Everything of testbed `name` still present on this machine (empty when `down` cleaned up). */
 export async function leftovers(name: string, stateDir: string): Promise<string[]> {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { BotContext } from '../../src/bot/context.js';
 import { parseCommandText } from '../../src/bot/parse.js';
 import { ipv4 } from '../../src/config.js';
-import { parseArgs, tokenize, unescapeSlack, usage } from '../../src/core/args.js';
+import { commandText, parseArgs, quoteToken, tokenize, unescapeSlack, usage } from '../../src/core/args.js';
 import { defineCommand, definePlugin, NO_PINS } from '../../src/core/plugin.js';
 import { createRegistry } from '../../src/core/registry.js';
 import { md } from '../../src/core/text.js';
@@ -177,5 +177,78 @@ describe('built-ins through parseCommandText', () => {
   it('built-ins refuse unknown options too', () => {
     expect(failure('jobs --__proto__ x')).toContain('unknown option');
     expect(failure('audit --constructor 1')).toContain('unknown option');
+  });
+});
+
+describe('commandText: args back to a command text (the Edit modal), read back by the parser', () => {
+  const edited = defineCommand({
+    id: 'ocfs2 first-node',
+    summary: 's',
+    examples: [],
+    args: z
+      .object({
+        host: z.string(),
+        clusterName: z.string().optional(),
+        maxNodes: z.number().int().optional(),
+        reserve: z.string().optional(),
+        force: z.boolean().default(false),
+      })
+      .strict(),
+    positionals: ['host'],
+    mutates: true,
+    access: 'admin',
+    pinned: NO_PINS,
+    plan: () => ({ summary: md``, sections: [], warnings: [] }),
+    steps: [{ id: 'x', title: 'x', output: z.null(), run: async () => null }],
+    result: () => ({ summary: md``, sections: [] }),
+  }).info;
+
+  const roundTrip = (args: Record<string, unknown>) => {
+    const text = commandText(edited, args);
+    const tokens = tokenize(text);
+    if (!tokens.ok) throw new Error(`${text}: ${tokens.error.userMessage}`);
+    expect(tokens.value.slice(0, 2)).toEqual(['ocfs2', 'first-node']);
+    const back = parseArgs(edited, tokens.value.slice(2));
+    if (!back.ok) throw new Error(`${text}: ${back.error.userMessage}`);
+    return { text, back: back.value };
+  };
+
+  it('writes plain values bare, flags in kebab case, true booleans bare and false ones not at all', () => {
+    const args = {
+      host: 'host1',
+      clusterName: 'fvdi',
+      maxNodes: 8,
+      reserve: 'host5=10.0.0.15,host6=10.0.0.16',
+      force: true,
+    };
+    const { text, back } = roundTrip(args);
+    expect(text).toBe(
+      'ocfs2 first-node host1 --cluster-name fvdi --max-nodes 8 --reserve host5=10.0.0.15,host6=10.0.0.16 --force',
+    );
+    expect(back).toEqual(args);
+    expect(roundTrip({ host: 'host1', force: false })).toEqual({
+      text: 'ocfs2 first-node host1',
+      back: { host: 'host1', force: false },
+    });
+  });
+
+  it('quotes what the tokenizer would split or strip: spaces, both quote kinds, Slack’s curly quotes, empty', () => {
+    for (const v of [
+      'two words',
+      'tab\there',
+      `it's`,
+      'say "hi"',
+      `both " and ' in one`,
+      '“curly”',
+      '‘single’ curly',
+      '"',
+      "'",
+      '',
+    ]) {
+      const { back } = roundTrip({ host: 'host1', clusterName: v, force: false });
+      expect(back, JSON.stringify(v)).toEqual({ host: 'host1', clusterName: v, force: false });
+    }
+    expect(quoteToken('plain-value_1.2')).toBe('plain-value_1.2');
+    expect(quoteToken(`a"b`)).toBe(`"a"'"'"b"`);
   });
 });

@@ -2,7 +2,7 @@
  * The bot's enqueuer (src/bot/enqueuer.ts) with a stand-in queue and audit log: commands acked during a burst
  * go out together once the burst is over; each command's promise has its own outcome; drain sends the rest.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type EnqueueRequest, Enqueuer } from '../../src/bot/enqueuer.js';
 import type { AuditLog } from '../../src/jobs/audit.js';
 import type { FlexQueue } from '../../src/jobs/queue.js';
@@ -49,9 +49,15 @@ const req = (jobId: string): EnqueueRequest => ({
 });
 
 const settings = { attempts: 3, backoffMs: 100 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The enqueuer's clock (setTimeout, performance.now) under the test's control: no test depends on load. */
+const fakeClock = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
 
 describe('Enqueuer', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('a command alone is added on its own (queue.add) once its request is answered, and audited', async () => {
     const f = fakes();
     const e = new Enqueuer({ queue: f.queue, audit: f.audit, settings, quietMs: 5 });
@@ -61,11 +67,12 @@ describe('Enqueuer', () => {
     await done;
     expect(f.calls.add).toEqual(['j-one']);
     expect(f.calls.bulk).toEqual([]);
-    await sleep(5);
-    expect(f.calls.audited).toEqual([['j-one']]);
+    // the audit is written after the job is added, without holding up the command
+    await vi.waitFor(() => expect(f.calls.audited).toEqual([['j-one']]));
   });
 
   it('commands acked while requests keep arriving wait for the burst to end, then go in one addBulk', async () => {
+    fakeClock();
     const f = fakes();
     const e = new Enqueuer({ queue: f.queue, audit: f.audit, settings, quietMs: 20, maxDelayMs: 1000 });
     const all: Promise<void>[] = [];
@@ -73,21 +80,25 @@ describe('Enqueuer', () => {
       e.requestStarted();
       all.push(e.enqueue(req(`j-b${i}`)));
       e.requestEnded();
-      await sleep(2);
+      await vi.advanceTimersByTimeAsync(15); // less than the quiet time: the burst goes on
       expect(f.calls.add.length + f.calls.bulk.length).toBe(0);
     }
+    await vi.advanceTimersByTimeAsync(5); // 20 ms quiet
     await Promise.all(all);
     expect(f.calls.bulk).toEqual([['j-b0', 'j-b1', 'j-b2', 'j-b3', 'j-b4']]);
     expect(f.calls.add).toEqual([]);
   });
 
   it('waits no longer than maxDelayMs while requests are still in flight', async () => {
+    fakeClock();
     const f = fakes();
     const e = new Enqueuer({ queue: f.queue, audit: f.audit, settings, quietMs: 5, maxDelayMs: 40 });
     e.requestStarted(); // a request that is never answered
-    const t0 = performance.now();
-    await e.enqueue(req('j-late'));
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(35);
+    const done = e.enqueue(req('j-late'));
+    await vi.advanceTimersByTimeAsync(39);
+    expect(f.calls.add).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    await done;
     expect(f.calls.add).toEqual(['j-late']);
   });
 
@@ -101,9 +112,8 @@ describe('Enqueuer', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(f.calls.bulk).toEqual([['j-a', 'j-bad', 'j-c']]);
     expect(f.calls.add.sort()).toEqual(['j-a', 'j-bad', 'j-c']);
-    await sleep(5);
     // only what was added is audited as requested
-    expect(f.calls.audited).toEqual([['j-a', 'j-c']]);
+    await vi.waitFor(() => expect(f.calls.audited).toEqual([['j-a', 'j-c']]));
   });
 
   it('without an HTTP server (Socket Mode) a command is added at once', async () => {
@@ -114,11 +124,12 @@ describe('Enqueuer', () => {
   });
 
   it('drain sends what is pending at once (the bot is stopping)', async () => {
+    fakeClock();
     const f = fakes();
     const e = new Enqueuer({ queue: f.queue, audit: f.audit, settings, quietMs: 10_000, maxDelayMs: 10_000 });
     e.requestStarted();
     const p = e.enqueue(req('j-pending'));
-    await sleep(5);
+    await vi.advanceTimersByTimeAsync(9_999);
     expect(f.calls.add).toEqual([]);
     await e.drain();
     await p;

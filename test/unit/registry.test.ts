@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { parseCommandText } from '../../src/bot/parse.js';
+import { commandText } from '../../src/core/args.js';
 import {
   type Command,
   type CommandSpec,
@@ -34,9 +36,42 @@ const plugin = (name: string, commands: Command<NoDeps>[]) =>
   definePlugin({ name, deps: () => ({}), commands });
 
 describe('registry', () => {
-  it('registers the shipped plugins', () => {
+  it('registers every shipped command, each with a summary, examples and safe access', () => {
     const r = createRegistry(builtinPlugins);
-    expect(r.get('hosts')?.id).toBe('hosts');
+    expect(r.commands.map((c) => c.id).sort()).toEqual([
+      'hosts',
+      'ocfs2 first-node',
+      'ocfs2 join',
+      'ocfs2 status',
+      'register-host',
+      'replace-host',
+      'storage status',
+    ]);
+    for (const c of r.commands) {
+      expect(r.get(c.id), c.id).toBe(c);
+      expect(c.summary.length, c.id).toBeGreaterThan(10);
+      expect(c.examples.length, c.id).toBeGreaterThan(0);
+      if (c.mutates) expect(c.access, c.id).toBe('admin');
+    }
+  });
+
+  it('parses every shipped example to its own command, and the args print back to a text that parses the same', () => {
+    const r = createRegistry(builtinPlugins);
+    let examples = 0;
+    for (const c of r.commands) {
+      for (const example of c.examples) {
+        examples++;
+        const parsed = parseCommandText(r, example.replace(/^\/flexvdi\s+/, ''));
+        if (!parsed.ok) throw new Error(`${example}: ${parsed.error.userMessage}`);
+        expect(parsed.value.kind === 'command' && parsed.value.spec.id, example).toBe(c.id);
+        if (parsed.value.kind !== 'command') continue;
+        // the Edit modal's way back from args to a command text (src/bot/edit.ts)
+        const args = z.record(z.unknown()).parse(parsed.value.args);
+        const again = parseCommandText(r, commandText(c, args));
+        expect(again.ok && again.value.kind === 'command' && again.value.args, example).toEqual(args);
+      }
+    }
+    expect(examples).toBeGreaterThanOrEqual(r.commands.length);
   });
   it('rejects duplicate command ids with a coded error naming both plugins', () => {
     expect(() => createRegistry([plugin('a', [cmd('x')]), plugin('b', [cmd('x')])])).toThrow(

@@ -1,7 +1,7 @@
 /**
  * The decision of `motd set`, as a pure function: given the text and what every registered Host's /etc/motd
  * holds, refuse (with a code), do nothing, or go with the Hosts to change. No I/O, so every rule is a unit
- * test (test/examples/motd-decide.test.ts) that needs no testbed.
+ * test (test/unit/motd-decide.test.ts) that needs no testbed.
  */
 import { z } from 'zod';
 import { MotdErrorCode, type MotdErrorCodeValue } from './errors.js';

@@ -13,7 +13,7 @@ import {
   readKnownHosts,
   replacePin,
 } from '../../src/ssh/index.js';
-import { keygenFingerprint, rejectsWith, run } from './helpers.js';
+import { keygenFingerprint, rejectsWith, run } from '../ssh/helpers.js';
 
 interface Key {
   type: string;

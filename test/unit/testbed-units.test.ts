@@ -9,7 +9,7 @@ import { inventoryText, knownHostsText } from '../../src/testbed/inventory.js';
 import { hostLayout, layoutFor, MAX_HOSTS, preferredOctet, tagOf } from '../../src/testbed/layout.js';
 import { generateEd25519 } from '../../src/testbed/ssh-keys.js';
 import type { TestbedState } from '../../src/testbed/state.js';
-import { runCmd } from './helpers.js';
+import { runCmd } from '../testbed/helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'flexvdi-testbed-units-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

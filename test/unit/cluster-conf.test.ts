@@ -38,7 +38,7 @@ import { registeredHosts } from '../../src/plugins/registration/registry-api.js'
 import { LIMITS } from '../../src/slack/blocks.js';
 import { renderJob } from '../../src/slack/job-view.js';
 import { checkMessageLimits } from '../../src/slack-double/index.js';
-import { O2CB_DEFAULTS } from '../../src/testbed/index.js';
+import { O2CB_DEFAULTS } from '../../src/testbed/host-files.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ocfs2-conf-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
