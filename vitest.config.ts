@@ -43,6 +43,9 @@ export default defineConfig({
           name: 'testbed',
           include: TESTBED_GLOBS,
           exclude: UNIT_GLOBS,
+          // hang guards only: mkfs/fsck of a volume and Host start-ups take several times longer on a busy machine
+          testTimeout: 180_000,
+          hookTimeout: 240_000,
           globalSetup: ['test/support/global-setup.ts'],
           sequence: { groupOrder: 2 },
         },
