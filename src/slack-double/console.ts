@@ -3,6 +3,7 @@
  * user would, and Slack's side (delivery to the bot, signed over HTTP or over its Socket Mode connection,
  * response_url, trigger_id, showing the ack body to the user) happens here. `curl` friendly: JSON or form bodies.
  */
+import { messageJson } from './api-common.js';
 import {
   ACK_TIMEOUT_MS,
   blockActionsPayload,
@@ -12,7 +13,6 @@ import {
 } from './client.js';
 import type { HttpAnswer, ResponseOrigin } from './response-urls.js';
 import type { RecordedEphemeral, RecordedMessage, SlackStore } from './store.js';
-import { messageJson } from './web-api.js';
 import { newTriggerId, SLACK_DOUBLE_IDS } from './workspace.js';
 
 export interface ConsoleHost {

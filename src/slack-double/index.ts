@@ -2,6 +2,7 @@
 export * from './client.js';
 export { type Fault, FaultInjector, type Rejection } from './faults.js';
 export { checkMessageLimits, type LimitViolation, SLACK_LIMITS } from './limits.js';
+export type { MessageMetadata } from './metadata.js';
 export { RESPONSE_URL_LIMITS, type ResponseOrigin } from './response-urls.js';
 export { type DeliveryOptions, SlackDouble, type SlackDoubleOptions, startSlackDouble } from './server.js';
 export * from './signing.js';

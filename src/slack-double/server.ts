@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { type ApiBody, fail } from './api-common.js';
 import {
   DELIVERY_TIMEOUT_MS,
   interactionBody,
@@ -33,7 +34,7 @@ import {
   SlackStore,
   type WaitForOptions,
 } from './store.js';
-import { type ApiBody, fail, WEB_API_METHODS } from './web-api.js';
+import { WEB_API_METHODS } from './web-api.js';
 
 export interface SlackDoubleOptions {
   /** Default 0: a free port. */

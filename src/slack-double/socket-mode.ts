@@ -11,9 +11,9 @@ import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { type ApiBody, fail } from './api-common.js';
 import { ACK_TIMEOUT_MS, type SendResult } from './client.js';
 import type { RecordedConnection, SlackStore } from './store.js';
-import { type ApiBody, fail } from './web-api.js';
 import { SLACK_DOUBLE_IDS } from './workspace.js';
 
 export type EnvelopeType = 'slash_commands' | 'interactive';

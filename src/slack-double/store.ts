@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { MessageMetadata } from './metadata.js';
 
 export type MessageSource = 'chat.postMessage' | 'chat.postEphemeral' | 'response_url' | 'command_ack';
 
@@ -13,11 +14,13 @@ export interface RecordedMessage {
   ts: string;
   /** Set on thread replies: the parent's ts. */
   threadTs?: string;
+  /** A reply also shown in the channel (`reply_broadcast`): it is in conversations.history too. */
+  broadcast?: boolean;
   /** The author (the bot user for API posts). */
   user: string;
   text: string;
   blocks: unknown[];
-  metadata?: unknown;
+  metadata?: MessageMetadata;
   replyCount: number;
   editCount: number;
   via: MessageSource;
@@ -79,6 +82,7 @@ export interface RecordedConnection {
 export interface Content {
   text?: string;
   blocks?: unknown[];
+  metadata?: MessageMetadata;
 }
 
 export interface WaitForOptions {
@@ -139,14 +143,20 @@ export class SlackStore {
     return this.#messages.find((m) => m.channel === channel && m.ts === ts);
   }
 
+  /** Every message of `channel`, thread replies included, oldest first (live records, read-only). */
+  channelMessages(channel: string): readonly RecordedMessage[] {
+    return this.#messages.filter((m) => m.channel === channel);
+  }
+
   findEphemeral(channel: string, ts: string): RecordedEphemeral | undefined {
     return this.#ephemerals.find((e) => e.channel === channel && e.ts === ts);
   }
 
-  /** Replaces text and/or blocks (absent fields are kept, as chat.update does) and records the edit. */
+  /** Replaces text, blocks and/or metadata (absent fields are kept, as chat.update does); records the edit. */
   edit(target: RecordedMessage | RecordedEphemeral, change: Content, via: RecordedEdit['via']): void {
     if (change.text !== undefined) target.text = change.text;
     if (change.blocks !== undefined) target.blocks = change.blocks;
+    if (change.metadata !== undefined && 'replyCount' in target) target.metadata = change.metadata;
     target.editCount += 1;
     const k = key(target.channel, target.ts);
     const history = this.#edits.get(k) ?? [];

@@ -3,46 +3,22 @@
  * (what @slack/web-api's WebClient and Bolt read back). Handlers return the JSON body; the server adds
  * authentication, fault injection and call recording around them.
  */
+import {
+  type ApiBody,
+  type ApiParams,
+  fail,
+  flag,
+  type Handler,
+  isObj,
+  messageJson,
+  ok,
+  str,
+} from './api-common.js';
+import { CONVERSATION_READS } from './conversations.js';
 import { checkMessageLimits, SLACK_LIMITS } from './limits.js';
-import type { RecordedMessage, RecordedView, SlackStore } from './store.js';
+import { metadataWarning, readMetadata } from './metadata.js';
+import type { RecordedView } from './store.js';
 import { channelName, SLACK_DOUBLE_IDS as IDS, userName } from './workspace.js';
-
-export type ApiParams = Record<string, unknown>;
-export type ApiBody = Record<string, unknown> & { ok: boolean };
-type Handler = (p: ApiParams, store: SlackStore, baseUrl: string) => ApiBody;
-
-const ok = (extra: Record<string, unknown> = {}): ApiBody => ({ ok: true, ...extra });
-export const fail = (error: string, messages: string[] = []): ApiBody => ({
-  ok: false,
-  error,
-  ...(messages.length ? { response_metadata: { messages } } : {}),
-});
-
-/** A string argument (form values are strings; JSON bodies may carry numbers). */
-function str(p: ApiParams, name: string): string | undefined {
-  const v = p[name];
-  if (typeof v === 'number') return String(v);
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
-
-const isObj = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** A message as Slack returns it in API responses and interaction payloads. */
-export function messageJson(m: RecordedMessage): Record<string, unknown> {
-  return {
-    type: 'message',
-    user: m.user,
-    ...(m.user === IDS.botUserId ? { bot_id: IDS.botId, app_id: IDS.appId } : {}),
-    text: m.text,
-    ts: m.ts,
-    team: IDS.teamId,
-    blocks: m.blocks,
-    ...(m.threadTs === undefined ? {} : { thread_ts: m.threadTs }),
-    ...(m.replyCount > 0 ? { thread_ts: m.ts, reply_count: m.replyCount } : {}),
-    ...(m.metadata === undefined ? {} : { metadata: m.metadata }),
-  };
-}
 
 function viewJson(v: RecordedView): Record<string, unknown> {
   return {
@@ -116,6 +92,8 @@ export const WEB_API_METHODS: Record<string, Handler> = {
     if (!channel) return fail('channel_not_found');
     const bad = contentError(p, true);
     if (bad) return bad;
+    const meta = readMetadata(p['metadata']);
+    if (!meta.ok) return meta.error;
     let threadTs = str(p, 'thread_ts');
     if (threadTs !== undefined) {
       const parent = store.findMessage(channel, threadTs);
@@ -129,9 +107,10 @@ export const WEB_API_METHODS: Record<string, Handler> = {
       blocks: blocksOf(p) ?? [],
       via: 'chat.postMessage',
       ...(threadTs === undefined ? {} : { threadTs }),
-      ...(p['metadata'] === undefined ? {} : { metadata: p['metadata'] }),
+      ...(threadTs !== undefined && flag(p, 'reply_broadcast') ? { broadcast: true } : {}),
+      ...(meta.metadata ? { metadata: meta.metadata } : {}),
     });
-    return ok({ channel, ts: m.ts, message: messageJson(m) });
+    return ok({ channel, ts: m.ts, message: messageJson(m), ...metadataWarning(meta) });
   },
 
   'chat.update': (p, store) => {
@@ -141,10 +120,18 @@ export const WEB_API_METHODS: Record<string, Handler> = {
     if (!m) return fail(channel ? 'message_not_found' : 'channel_not_found');
     const bad = contentError(p, true);
     if (bad) return bad;
+    const meta = readMetadata(p['metadata']);
+    if (!meta.ok) return meta.error;
     const blocks = blocksOf(p);
     const text = str(p, 'text') ?? (p['text'] === '' ? '' : undefined);
-    store.edit(m, { ...(text === undefined ? {} : { text }), ...(blocks ? { blocks } : {}) }, 'chat.update');
-    return ok({ channel: m.channel, ts: m.ts, text: m.text, message: messageJson(m) });
+    const change = {
+      ...(text === undefined ? {} : { text }),
+      ...(blocks ? { blocks } : {}),
+      ...(meta.metadata ? { metadata: meta.metadata } : {}),
+    };
+    store.edit(m, change, 'chat.update');
+    const message = messageJson(m);
+    return ok({ channel: m.channel, ts: m.ts, text: m.text, message, ...metadataWarning(meta) });
   },
 
   'chat.postEphemeral': (p, store) => {
@@ -196,6 +183,8 @@ export const WEB_API_METHODS: Record<string, Handler> = {
     const home = store.views().find((v) => v.userId === userId && v.view['type'] === 'home');
     return ok({ view: viewJson(store.saveView({ method: 'views.publish', userId, view }, home?.id)) });
   },
+
+  ...CONVERSATION_READS,
 
   'conversations.info': (p) => {
     const id = str(p, 'channel');
