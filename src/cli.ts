@@ -19,10 +19,11 @@ import { type Runtime, startRuntime } from './runtime.js';
 
 const USAGE = `Usage: flexvdi-chatops <command> [options]
 
-  start [--local-slack]   bot + worker in one process. --local-slack: use the built-in local Slack
+  start [--local-slack]   bot + worker + monitor in one process. --local-slack: use the built-in local Slack
                           workspace (no Slack credentials needed; the example inventory if FLEXVDI_CONFIG is unset)
   bot                     the Slack bot only (HTTP receiver on PORT, or Socket Mode with SLACK_APP_TOKEN)
   worker                  a job worker only (GET /healthz and /metrics on PORT)
+  monitor                 the heartbeat monitor only: one alert thread per Host incident in slack.alertChannel
   doctor                  check Redis, the Manager and every Host's SSH and pinned host key
   testbed up|down|status|fail|heal|replace   a flexVDI cluster on this machine (root; see README)
 
@@ -75,7 +76,7 @@ function onSignals(log: Logger, stop: () => Promise<void>): void {
 
 async function runRoles(
   args: string[],
-  roles: { bot: boolean; worker: boolean },
+  roles: { bot: boolean; worker: boolean; monitor: boolean },
   log: Logger,
 ): Promise<void> {
   const localSlack = args.includes('--local-slack');
@@ -90,8 +91,13 @@ async function runRoles(
     throw asAppError({
       name: 'AppError',
       code: ErrorCode.configMissing,
-      message: 'SLACK_BOT_TOKEN is required: the worker edits job messages in Slack',
+      message:
+        'SLACK_BOT_TOKEN is required: the worker edits job messages and the monitor posts alerts in Slack',
     });
+  }
+  if (roles.monitor && local && cfg.inventoryPath === exampleInventoryPath) {
+    log.warn("the example inventory's Hosts do not exist: the heartbeat monitor is off (set FLEXVDI_CONFIG)");
+    roles = { ...roles, monitor: false };
   }
   let runtime: Runtime;
   try {
@@ -131,13 +137,16 @@ export async function main(argv: string[]): Promise<number | undefined> {
   try {
     switch (cmd) {
       case 'start':
-        await runRoles(args, { bot: true, worker: true }, log);
+        await runRoles(args, { bot: true, worker: true, monitor: true }, log);
         return undefined;
       case 'bot':
-        await runRoles(args, { bot: true, worker: false }, log);
+        await runRoles(args, { bot: true, worker: false, monitor: false }, log);
         return undefined;
       case 'worker':
-        await runRoles(args, { bot: false, worker: true }, log);
+        await runRoles(args, { bot: false, worker: true, monitor: false }, log);
+        return undefined;
+      case 'monitor':
+        await runRoles(args, { bot: false, worker: false, monitor: true }, log);
         return undefined;
       case 'doctor': {
         const { runDoctor } = await import('./doctor.js');

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AppError, ErrorCode } from './errors.js';
+import { monitorSettingsSchema } from './monitor/settings.js';
 
 export class Secret {
   readonly #value: string;
@@ -147,6 +148,7 @@ export const inventorySchema = z
       })
       .strict()
       .default({}),
+    monitor: monitorSettingsSchema.default({}),
   })
   .strict()
   .superRefine((inv, ctx) => {

@@ -1,6 +1,6 @@
 /**
- * Assembles the roles of the program (bot, worker) from a Config: one process can run all of them (`start`)
- * or one each (`bot`, `worker`), any number of replicas on one Redis. Owns start-up order, the private Redis
+ * Assembles the roles of the program (bot, worker, monitor) from a Config: one process can run all of them
+ * (`start`) or one each (`bot`, `worker`, `monitor`), any number of replicas on one Redis. Owns start-up order, the private Redis
  * when REDIS_URL is unset, and graceful shutdown.
  */
 import type { Server } from 'node:http';
@@ -12,18 +12,21 @@ import { closeServer, listeningPort, startHealthServer } from './bot/http.js';
 import type { Config } from './config.js';
 import type { AnyPlugin } from './core/plugin.js';
 import { createRegistry } from './core/registry.js';
+import { AppError, ErrorCode } from './errors.js';
 import { createQueue, type FlexQueue } from './jobs/queue.js';
 import { assertRedisReachable, createRedis } from './jobs/redis.js';
 import { createWorker, type FlexWorker, type WorkerDeps } from './jobs/worker.js';
 import { type PrivateRedis, startPrivateRedis } from './local-redis.js';
 import { createMetrics } from './metrics.js';
+import { type Monitor, startMonitor } from './monitor/monitor.js';
+import { POST_TIMEOUT_MS } from './monitor/poster.js';
 import { builtinPlugins } from './plugins/index.js';
 import { createServices, type Services } from './services.js';
 
 export interface RuntimeOptions {
   config: Config;
   log: Logger;
-  roles: { bot: boolean; worker: boolean };
+  roles: { bot: boolean; worker: boolean; monitor?: boolean };
   /** Plugins to register (default: the shipped ones). */
   plugins?: readonly AnyPlugin[];
   /** Replaces live clients for the plugins (tests: a Manager client pointed elsewhere). */
@@ -37,6 +40,7 @@ export interface Runtime {
   queue: FlexQueue;
   bot?: Bot;
   worker?: FlexWorker;
+  monitor?: Monitor;
   stop(): Promise<void>;
 }
 
@@ -66,10 +70,12 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   let worker: FlexWorker | undefined;
   let health: Server | undefined;
   let services: Services | undefined;
+  let monitor: Monitor | undefined;
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    await monitor?.stop();
     await bot?.stop();
     if (health) await closeServer(health);
     // Waits for active jobs to finish their current step run (BullMQ's close semantics).
@@ -82,8 +88,9 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   };
   let port = 0;
   try {
+    if (o.roles.worker || o.roles.monitor) services = createServices(config, log);
+    if (o.roles.monitor) monitor = await startMonitorRole(o, clientConn, services!.manager);
     if (o.roles.worker) {
-      services = createServices(config, log);
       const slack = new WebClient(config.slack.botToken?.reveal(), {
         logger: boltLogger(log),
         ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}),
@@ -97,7 +104,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
         registry,
         slack,
         metrics,
-        services: { ...services, ...o.services },
+        services: { ...services!, ...o.services },
         ...(o.workerTuning ? { tuning: o.workerTuning } : {}),
       });
     }
@@ -121,10 +128,42 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     queue,
     ...(bot ? { bot } : {}),
     ...(worker ? { worker } : {}),
+    ...(monitor ? { monitor } : {}),
     async stop() {
       if (stopped) return;
       await stop();
       log.info('flexvdi-chatops stopped');
     },
   };
+}
+
+/**
+ * The monitor role: off (with a warning) in `start` when the inventory names no alert channel, an error when
+ * it is the only role asked for. Its Slack client does not retry by itself: the poster keeps events in order
+ * and retries them, honouring Retry-After.
+ */
+async function startMonitorRole(
+  o: RuntimeOptions,
+  redis: Redis,
+  manager: Services['manager'],
+): Promise<Monitor | undefined> {
+  const { config, log } = o;
+  if (!config.inventory.slack.alertChannel) {
+    if (o.roles.bot || o.roles.worker) {
+      log.warn('the inventory has no slack.alertChannel: the heartbeat monitor is off');
+      return undefined;
+    }
+    throw new AppError(
+      ErrorCode.configMissing,
+      'the monitor needs slack.alertChannel in the inventory (a channel id)',
+    );
+  }
+  const slack = new WebClient(config.slack.botToken?.reveal(), {
+    logger: boltLogger(log),
+    ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}),
+    rejectRateLimitedCalls: true,
+    retryConfig: { retries: 0 },
+    timeout: POST_TIMEOUT_MS,
+  });
+  return startMonitor({ config, redis, slack, manager: o.services?.manager ?? manager, log });
 }

@@ -1,5 +1,6 @@
 export { commandFailedError, describeTarget, SshErrorCode } from './errors.js';
 export { type FanoutOptions, type FanoutResult, fanout } from './fanout.js';
+export { openClient } from './handshake.js';
 export { DEFAULT_HOST_KEY_ALGORITHMS, pinNames } from './host-key-policy.js';
 export {
   algorithmsForKeyType,
@@ -26,7 +27,7 @@ export {
   readKnownHosts,
   replacePin,
 } from './known-hosts-file.js';
-export { createSshPool } from './pool.js';
+export { createSshPool, loadKey } from './pool.js';
 export { shellJoin, shellQuote } from './shell-quote.js';
 export type {
   ConnectionStats,

@@ -211,7 +211,8 @@ function readServerKey(
   });
 }
 
-async function loadKey(source: Buffer | string): Promise<Buffer> {
+/** A private key (a path or its contents), checked usable (no passphrase). */
+export async function loadKey(source: Buffer | string): Promise<Buffer> {
   let buf: Buffer;
   try {
     buf = typeof source === 'string' ? await readLocalFile(source) : source;

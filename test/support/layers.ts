@@ -16,6 +16,8 @@ export const TESTBED_GLOBS = [
   'test/registration/**/*.test.ts',
   'test/examples/**/*.test.ts',
   'test/e2e/doctor.test.ts',
+  'test/monitor/heartbeat.test.ts',
+  'test/monitor/restart.test.ts',
 ];
 export const ALL_GLOBS = ['test/**/*.test.ts'];
 

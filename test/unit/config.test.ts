@@ -49,6 +49,25 @@ describe('config', () => {
     );
   });
 
+  it('has sound monitor defaults and refuses thresholds that would alert on a late line', () => {
+    const base =
+      'manager: { url: https://m, username: a, password: { env: PW } }\nssh: { privateKeyPath: k, knownHostsPath: kh }\n';
+    expect(parseInventory(base, 'm.yaml').monitor).toMatchObject({
+      heartbeatMs: 500,
+      suspectAfterMs: 1500,
+      lostAfterMs: 2500,
+    });
+    expect(() =>
+      parseInventory(`${base}monitor: { suspectAfterMs: 3000, lostAfterMs: 2000 }\n`, 'm.yaml'),
+    ).toThrow(/monitor\.suspectAfterMs: must be less than lostAfterMs \(2000\)/);
+    expect(() => parseInventory(`${base}monitor: { heartbeatMs: 1000 }\n`, 'm.yaml')).toThrow(
+      /monitor\.heartbeatMs: must be at most half of suspectAfterMs \(1500\)/,
+    );
+    expect(() => parseInventory(`${base}monitor: { lostAfterMs: 2500, typo: 1 }\n`, 'm.yaml')).toThrow(
+      /monitor/,
+    );
+  });
+
   it('refuses a password written in the inventory text', () => {
     const inline = write(
       'inline.yaml',
