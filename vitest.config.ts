@@ -2,12 +2,12 @@ import { defineConfig } from 'vitest/config';
 import { ALL_GLOBS, TESTBED_GLOBS, UNIT_GLOBS } from './test/support/layers.js';
 
 /**
- * Coverage floor (v8, src/ and examples/). The whole suite reached lines 92.31–92.35 %, branches 78.73–78.79 %
- * (2026-12-01, runs alone and under load); the floor is that rounded down to the whole percent, because some
- * branches (retry and reconnect paths) are taken or not depending on timing. Raise it when coverage rises;
- * never lower it.
+ * Coverage floor (v8, src/ and examples/): the figure the whole suite reached, rounded down to the whole
+ * percent because some branches (retry and reconnect paths) are taken or not depending on timing. Reached:
+ * lines 92.3–92.5 %, branches 78.7–78.8 % (2026-12-01); 92.48 / 79.36 with the monitor (2026-12-02).
+ * Raise it when coverage rises; never lower it.
  */
-const COVERAGE_FLOOR = { lines: 92, branches: 78 };
+const COVERAGE_FLOOR = { lines: 92, branches: 79 };
 
 export default defineConfig({
   test: {
