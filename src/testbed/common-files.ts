@@ -52,7 +52,7 @@ export function writeCommonFiles(t: TestbedLayout, disks: number, diskBytes: num
     writeFileSync(
       path.join(t.files.bin, tool),
       `#!/bin/bash\n# flexvdi-testbed emulation of ${tool} (see src/testbed/README.md)\n` +
-        `exec /bin/bash ${path.join(scriptsDir, script)} "$@"\n`,
+        `exec /bin/bash ${path.join(scriptsDir(), script)} "$@"\n`,
       { mode: 0o755 },
     );
   }

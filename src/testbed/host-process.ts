@@ -30,7 +30,7 @@ function hostEnv(t: TestbedLayout, h: HostLayout, rt: HostRuntime): NodeJS.Proce
     TB_DIR: h.dir,
     TB_NAME: h.name,
     TB_FQDN: h.fqdn,
-    TB_SCRIPTS: scriptsDir,
+    TB_SCRIPTS: scriptsDir(),
     TB_MANAGER_URL: `https://${t.managerIp}`,
     TB_AGENT_AUTH: t.files.agentAuth,
     TB_HB_MS: String(rt.heartbeatMs),
@@ -45,7 +45,7 @@ export function startHost(t: TestbedLayout, h: HostLayout, rt: HostRuntime): Pro
   const script =
     'echo $$ > "$1/cgroup.procs" && exec ip netns exec "$2" ' +
     'unshare --mount --uts --pid --fork --mount-proc --propagation private -- bash "$3/host-init.sh"';
-  const child = spawn('sh', ['-c', script, 'host-start', cg, h.netns, scriptsDir], {
+  const child = spawn('sh', ['-c', script, 'host-start', cg, h.netns, scriptsDir()], {
     stdio: ['ignore', 'pipe', logFd],
     env: hostEnv(t, h, rt),
     detached: true,

@@ -29,15 +29,23 @@ const visibleBase = path.join(
 
 const sourceScriptsDir = path.join(repoRoot, 'src', 'testbed', 'scripts');
 
-function hostVisibleScripts(): string {
-  const dir = path.join(visibleBase, 'scripts');
-  mkdirSync(dir, { recursive: true });
-  cpSync(sourceScriptsDir, dir, { recursive: true });
-  return dir;
-}
+let copied: string | undefined;
 
-/** The Hosts run these scripts (host-init, the o2cb/mount emulation): a folder every Host can see. */
-export const scriptsDir = repoHidden ? hostVisibleScripts() : sourceScriptsDir;
+/**
+ * The Hosts run these scripts (host-init, the o2cb/mount emulation): a folder every Host can see. Copied on
+ * first use, not when this module loads: code that only computes layouts (and its unit tests, run without
+ * root) writes nothing.
+ */
+export function scriptsDir(): string {
+  if (!repoHidden) return sourceScriptsDir;
+  if (!copied) {
+    const dir = path.join(visibleBase, 'scripts');
+    mkdirSync(dir, { recursive: true });
+    cpSync(sourceScriptsDir, dir, { recursive: true });
+    copied = dir;
+  }
+  return copied;
+}
 
 /** Default parent of every testbed's state folder: `<repo>/.state/testbed/<name>/` (see HOST_OWN_DIRS). */
 export const defaultStateRoot = repoHidden
