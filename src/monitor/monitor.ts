@@ -148,7 +148,12 @@ export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
       const byId = new Map(list.map((x) => [x.hostId.toLowerCase(), x]));
       for (const h of hosts) {
         const x = byId.get(h.fqdn.toLowerCase());
-        managerView.set(h.name, x ? { status: x.status, lastHeartbeat: x.lastHeartbeat } : null);
+        managerView.set(
+          h.name,
+          x
+            ? { status: x.status, lastHeartbeat: x.lastHeartbeat }
+            : { status: 'does not list it', lastHeartbeat: null },
+        );
       }
     } catch (err) {
       mlog.warn({ err: (err as Error).message }, 'the Manager could not be read');
