@@ -14,6 +14,7 @@ wanted=(
   ip:iproute2
   unshare:util-linux
   nsenter:util-linux
+  setpriv:util-linux
   openssl:openssl
   curl:curl
 )

@@ -60,6 +60,10 @@ export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise
     'warning',
   ];
   const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // It dies with its parent, however the parent ends (a crash included): 'exit' handlers run synchronously.
+  const killOnExit = () => child.kill('SIGTERM');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.removeListener('exit', killOnExit));
   let stderr = '';
   child.stderr?.on('data', (d) => {
     stderr += String(d);

@@ -29,6 +29,7 @@ import type { FlexQueue } from '../jobs/queue.js';
 import { isRedisUnavailableError } from '../jobs/redis.js';
 import type { Metrics } from '../metrics.js';
 import { CANCEL_ACTION, CONFIRM_ACTION } from '../slack/job-view.js';
+import { slackErrorOf } from '../slack/updater.js';
 import { handleButton } from './actions.js';
 import { handleSlashCommand } from './commands.js';
 import type { BotContext } from './context.js';
@@ -112,7 +113,17 @@ export function createBot(deps: BotDeps): Bot {
   }
   // No conversation store: nothing here keeps per-conversation state, and Bolt's default one looks every
   // request's channel up in memory (creating an Error for each miss) before the listener runs.
-  const app = new App({ token, receiver, logger, clientOptions, convoStore: false });
+  // Bolt checks the token with auth.test when the App is built, without anyone waiting on it: a failure
+  // (Slack unreachable, token refused) became an unhandled rejection whose dump carried the Authorization
+  // header. Deferred, the check runs in start(), and its failure is a clean error.
+  const app = new App({
+    token,
+    receiver,
+    logger,
+    clientOptions,
+    convoStore: false,
+    deferInitialization: true,
+  });
   const audit = new AuditLog(deps.redis, k.audit);
   const queueSettings = {
     attempts: config.inventory.jobs.attempts,
@@ -210,6 +221,14 @@ export function createBot(deps: BotDeps): Bot {
   return {
     app,
     async start(port: number) {
+      try {
+        await app.init();
+      } catch (err) {
+        const why = slackErrorOf(err);
+        throw new AppError(ErrorCode.slackApi, `Slack did not accept SLACK_BOT_TOKEN (auth.test): ${why}`, {
+          userMessage: `Slack could not be reached or refused SLACK_BOT_TOKEN (auth.test: ${why}). Check the token and the network.`,
+        });
+      }
       if (receiver instanceof SocketModeReceiver) {
         server = await startHealthServer({ redis: deps.redis, metrics: deps.metrics }, port);
         try {

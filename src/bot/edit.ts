@@ -22,6 +22,7 @@ import { md, mention } from '../core/text.js';
 import { asAppError } from '../errors.js';
 import type { Pending } from '../jobs/confirmations.js';
 import { deterministicId, enqueue, jobEnvelopeSchema } from '../jobs/queue.js';
+import { slackErrorOf } from '../slack/updater.js';
 import { showPlanState } from './actions.js';
 import { authorize, isAdmin } from './auth.js';
 import type { BotContext } from './context.js';
@@ -65,7 +66,7 @@ export async function handleEditClick(
   try {
     await client.views.open({ trigger_id: body.trigger_id, view: modalOf(pending, edit) as never });
   } catch (err) {
-    const e = (err as { data?: { error?: string } }).data?.error ?? (err as Error).message;
+    const e = slackErrorOf(err);
     ctx.log.warn({ err: e }, 'views.open failed');
     await say(`Could not open the editor (${e}). Type the command again with the changes instead.`);
   }

@@ -11,15 +11,18 @@ import type { Md } from '../core/text.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { sectionsFor } from '../slack/blocks.js';
 import { renderJob } from '../slack/job-view.js';
-import { honourRetryAfter, MessageUpdater, type SlackClient } from '../slack/updater.js';
+import {
+  CANNOT_POST,
+  honourRetryAfter,
+  MessageUpdater,
+  type SlackClient,
+  slackErrorOf,
+} from '../slack/updater.js';
 import { type JobRecord, jobRecordSchema } from './job-state.js';
 import type { Keys } from './keys.js';
 
 const RECORD_TTL_S = 30 * 86_400;
 const FORGET_AFTER_MS = 60_000;
-
-/** Slack's answers that mean the bot cannot post in the channel at all (retrying will not help). */
-const CANNOT_POST = /not_in_channel|channel_not_found|is_archived/;
 
 export interface JobMessagesDeps {
   slack: SlackClient;
@@ -147,7 +150,7 @@ export class JobMessages {
     } catch (err) {
       const slackError = slackErrorOf(err);
       this.d.log.warn({ err: slackError, channel: current.channel }, 'could not post the job message');
-      if (CANNOT_POST.test(slackError)) {
+      if (CANNOT_POST.has(slackError)) {
         this.undeliverable.add(recordId);
         this.forgetLater(recordId);
         if (responseUrl) await this.tellOnce(responseUrl, current, slackError);
@@ -230,12 +233,4 @@ export class JobMessages {
       }),
     }).catch((err: Error) => this.d.log.warn({ err: err.message }, 'response_url fallback failed'));
   }
-}
-
-function slackErrorOf(err: unknown): string {
-  if (err && typeof err === 'object' && 'data' in err) {
-    const data = (err as { data?: { error?: unknown } }).data;
-    if (typeof data?.error === 'string') return data.error;
-  }
-  return err instanceof Error ? err.message : String(err);
 }

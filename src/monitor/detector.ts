@@ -69,7 +69,8 @@ export const initialHealth = (at: number): Health => ({
   okSince: null,
 });
 
-const same = (a: readonly Signal[], b: readonly Signal[]) =>
+/** The same signals, in any order. */
+export const same = (a: readonly Signal[], b: readonly Signal[]) =>
   a.length === b.length && a.every((s) => b.includes(s));
 
 /** The next health of a Host given an observation, and the transition to report (if any). */

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Config, InventoryHost } from '../config.js';
 import type { ManagerClient } from '../manager/index.js';
 import { loadKey } from '../ssh/index.js';
-import { assess, type Health, initialHealth, type Signal } from './detector.js';
+import { assess, type Health, initialHealth, same } from './detector.js';
 import { type EventKind, type Incident, IncidentStore, type ManagerView, monitorKeys } from './incidents.js';
 import { Poster } from './poster.js';
 import { type HostProbe, startProbe } from './probe.js';
@@ -39,9 +39,6 @@ export interface Monitor {
   readonly leading: boolean;
   stop(): Promise<void>;
 }
-
-const same = (a: readonly Signal[], b: readonly Signal[]) =>
-  a.length === b.length && a.every((s) => b.includes(s));
 
 /** The transition that brings a Host's incident in line with its health, if one is needed. */
 export function reconcile(

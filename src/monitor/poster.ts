@@ -12,7 +12,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { retryAfterMs } from '../slack/updater.js';
+import { CANNOT_POST, retryAfterMs, slackErrorOf } from '../slack/updater.js';
 import type { IncidentStore, MonitorEvent } from './incidents.js';
 import { parentMessage, replyFor, type SlackMessage } from './messages.js';
 
@@ -23,9 +23,7 @@ export const POST_TIMEOUT_MS = 10_000;
 const ATTEMPT_SETTLED_MS = POST_TIMEOUT_MS + 2000;
 /** Slack errors that will not go away by waiting. */
 const PERMANENT = new Set([
-  'channel_not_found',
-  'not_in_channel',
-  'is_archived',
+  ...CANNOT_POST,
   'missing_scope',
   'not_authed',
   'invalid_auth',
@@ -52,8 +50,6 @@ export interface PosterDeps {
   now?: () => number;
 }
 
-const slackError = (err: unknown): string | undefined => (err as { data?: { error?: string } }).data?.error;
-
 class NotLeading extends Error {}
 
 export class Poster {
@@ -78,8 +74,8 @@ export class Poster {
         this.#failures = 0;
       } catch (err) {
         if (err instanceof NotLeading) return;
-        const code = slackError(err);
-        if (code && PERMANENT.has(code)) {
+        const code = slackErrorOf(err);
+        if (PERMANENT.has(code)) {
           this.d.log.error(
             { seq: e.seq, kind: e.kind, host: e.host, err: code, channel: e.incident.channel },
             'Slack refused an alert event for good: moved to the dead list; check slack.alertChannel and that the bot is in it',
@@ -92,7 +88,7 @@ export class Poster {
         this.#failures++;
         this.#blockedUntil = this.now() + wait;
         this.d.log.warn(
-          { seq: e.seq, kind: e.kind, host: e.host, err: code ?? (err as Error).message, retryInMs: wait },
+          { seq: e.seq, kind: e.kind, host: e.host, err: code, retryInMs: wait },
           'could not post an alert event; it stays first in line',
         );
         return;
@@ -179,7 +175,7 @@ export class Poster {
     if (e.kind === 'opened') {
       const ts =
         (earlier && (await this.lookup(e, earlier.at, null))) || (await this.post(channel, parent, e));
-      return (await store.delivered(e, ts)) === 'ok' || false;
+      return (await store.delivered(e, ts)) === 'ok';
     }
     const threadTs = await store.threadOf(e.incidentId);
     if (!threadTs) {

@@ -3,7 +3,7 @@
  * user would, and Slack's side (delivery to the bot, signed over HTTP or over its Socket Mode connection,
  * response_url, trigger_id, showing the ack body to the user) happens here. `curl` friendly: JSON or form bodies.
  */
-import { messageJson } from './api-common.js';
+import { isObj, messageJson } from './api-common.js';
 import {
   ACK_TIMEOUT_MS,
   blockActionsPayload,
@@ -27,8 +27,6 @@ export interface ConsoleHost {
 const unreachable = (host: ConsoleHost) => !host.botUrl && !host.socketModeConnected;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const isObj = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 const bad = (status: number, error: string): HttpAnswer => ({ status, body: { ok: false, error } });
 
 export async function consoleCommand(host: ConsoleHost, p: Record<string, unknown>): Promise<HttpAnswer> {

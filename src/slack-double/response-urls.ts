@@ -4,7 +4,9 @@
  * thread_ts }`. Ephemeral responses (the default) are recorded as ephemeral messages for the user who
  * acted; `replace_original` / `delete_original` act on the message the interaction came from.
  */
+
 import { randomBytes } from 'node:crypto';
+import { isObj } from './api-common.js';
 import { checkMessageLimits } from './limits.js';
 import type { RecordedEphemeral, RecordedMessage, SlackStore } from './store.js';
 import { SLACK_DOUBLE_IDS } from './workspace.js';
@@ -27,8 +29,6 @@ export interface HttpAnswer {
 }
 
 const refuse = (status: number, error: string): HttpAnswer => ({ status, body: { ok: false, error } });
-const isObj = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export class ResponseUrls {
   readonly #entries = new Map<string, ResponseOrigin & { createdAt: number; uses: number }>();

@@ -11,7 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import { type ApiBody, fail } from './api-common.js';
+import { type ApiBody, fail, isObj } from './api-common.js';
 import { ACK_TIMEOUT_MS, type SendResult } from './client.js';
 import type { RecordedConnection, SlackStore } from './store.js';
 import { SLACK_DOUBLE_IDS } from './workspace.js';
@@ -39,9 +39,6 @@ interface PendingAck {
   resolve(payload: unknown): void;
   reject(err: Error): void;
 }
-
-const isObj = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export class SocketModeHub {
   readonly #wss = new WebSocketServer({ noServer: true });

@@ -25,6 +25,18 @@ export interface UpdaterOptions {
   debounceMs?: number;
 }
 
+/** Slack's error code of a failed Web API call (`not_in_channel`…), else the error's message. */
+export function slackErrorOf(err: unknown): string {
+  if (err && typeof err === 'object' && 'data' in err) {
+    const data = (err as { data?: { error?: unknown } }).data;
+    if (typeof data?.error === 'string') return data.error;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Slack's answers that mean the bot cannot post in the channel at all (retrying will not help). */
+export const CANNOT_POST = new Set(['not_in_channel', 'channel_not_found', 'is_archived']);
+
 /** Reads `Retry-After` from a @slack/web-api rate-limit error or an HTTP error with headers. */
 export function retryAfterMs(err: unknown): number | undefined {
   const e = err as {

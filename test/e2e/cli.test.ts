@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local-redis.js';
@@ -169,6 +170,35 @@ describe('start-up errors are clear and non-zero', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent');
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a Slack that cannot be reached at start fails cleanly: no token in the output, no redis-server left', async () => {
+    const closed = await freePort();
+    const token = 'xoxb-e2e-never-printed-4711';
+    const r = await run(
+      ['start'],
+      cleanEnv({
+        FLEXVDI_CONFIG: path.join(root, 'examples/inventory.yaml'),
+        SLACK_BOT_TOKEN: token,
+        SLACK_SIGNING_SECRET: 'e2e-signing-secret',
+        SLACK_API_URL: `http://127.0.0.1:${closed}/api/`,
+        PORT: '0',
+      }),
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('flexvdi-chatops: Slack did not accept SLACK_BOT_TOKEN (auth.test)');
+    expect(r.stdout + r.stderr).not.toContain(token);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    // the private redis-server it had started was stopped with it
+    const url = /"redis":"(redis:\/\/127\.0\.0\.1:\d+)"/.exec(r.stdout)?.[1];
+    expect(url).toBeDefined();
+    const port = Number(new URL(url!).port);
+    await expect(
+      new Promise((resolve, reject) => {
+        const sock = net.connect(port, '127.0.0.1', () => resolve(sock.end()));
+        sock.once('error', reject);
+      }),
+    ).rejects.toThrow(/ECONNREFUSED/);
   });
 
   it('an unknown command prints usage and exits 2', async () => {

@@ -75,6 +75,13 @@ const incident = (host: string, over: Partial<Incident> = {}): Omit<Incident, 'v
   ...over,
 });
 
+/** The first characters of the alert channel's messages posted after the first `before`. */
+const postedSince = (before: number) =>
+  double
+    .messages(ALERTS)
+    .slice(before)
+    .map((m) => m.text.slice(0, 9));
+
 async function open(store: IncidentStore, host: string) {
   const next = incident(host);
   expect(
@@ -163,12 +170,7 @@ describe('poster', () => {
     double.failNext('chat.postMessage', { error: 'not_in_channel' });
     const before = double.messages(ALERTS).length;
     await poster.drain();
-    expect(
-      double
-        .messages(ALERTS)
-        .slice(before)
-        .map((m) => m.text.slice(0, 9)),
-    ).toEqual(['🔴 *host2']);
+    expect(postedSince(before)).toEqual(['🔴 *host2']);
     const dead = await redis.lrange(keys.dead, 0, -1);
     expect(dead).toHaveLength(1);
     expect(JSON.parse(dead[0]!)).toMatchObject({
@@ -194,12 +196,7 @@ describe('poster', () => {
     expect(double.messages(ALERTS)).toHaveLength(before);
     clock.now += 1000;
     await poster.drain();
-    expect(
-      double
-        .messages(ALERTS)
-        .slice(before)
-        .map((m) => m.text.slice(0, 9)),
-    ).toEqual(['🔴 *host1', '🔴 *host2']);
+    expect(postedSince(before)).toEqual(['🔴 *host1', '🔴 *host2']);
     expect(await store.outboxLength()).toBe(0);
   });
 
