@@ -38,8 +38,11 @@ if ((${#missing[@]})); then
   rm -f /usr/sbin/policy-rc.d.flexvdi
 fi
 
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$node_major" -lt 20 ]; then echo "setup: Node.js >= 20 is required (found $(node --version))" >&2; exit 1; fi
+# vitest 4 (its vite) needs Node ^20.19 or >= 22.12
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)'; then
+  echo "setup: Node.js 20.19 or later is required (found $(node --version))" >&2
+  exit 1
+fi
 
 stamp=node_modules/.package-lock.sha256
 sum=$(sha256sum package-lock.json | cut -d' ' -f1)
