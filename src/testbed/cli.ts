@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { asAppError } from '../errors.js';
 import { testbedDown } from './down.js';
+import { describeFaultOptions } from './fault-options.js';
 import { failHost, healHost, replaceHost } from './faults.js';
 import { FAULT_MODES, type FaultMode } from './state.js';
 import { listTestbeds, type TestbedStatus, testbedStatus } from './status.js';
@@ -16,7 +17,9 @@ export const TESTBED_USAGE = `usage: flexvdi-chatops testbed <command> [--name I
      [--fail-threshold-ms 60000] [--heartbeat-ms 2000]     start N Hosts + Manager stand-in, write the inventory
   down                                                    remove everything the testbed made
   status [--json]                                         show Hosts, sshd, links, faults
-  fail <host> --mode link-down|freeze|sshd-stop|hostkey-change
+  fail <host> [--mode] link-down|freeze|sshd-stop|hostkey-change|jitter|slow
+       jitter: [--pause-ms 1000] [--every-ms 3000]        freeze the Host for that long that often, until healed
+       slow:   [--cpu-percent 10]                         the Host gets that share of one core
   heal <host>                                             undo the Host's fault
   replace <host>                                          fresh Host: same name + IP, new host key, empty state`;
 
@@ -47,7 +50,9 @@ function formatStatus(s: TestbedStatus): string {
     const yn = (b: boolean) => (b ? 'yes' : 'no');
     lines.push(
       `${h.name.padEnd(9)} ${h.ip.padEnd(15)} ${yn(h.running).padEnd(8)} ${(h.linkUp ? 'up' : 'down').padEnd(5)} ` +
-        `${yn(h.sshd).padEnd(5)} ${yn(h.frozen).padEnd(7)} ${h.fault ?? '-'}`,
+        `${yn(h.sshd).padEnd(5)} ${yn(h.frozen).padEnd(7)} ${h.fault ?? '-'}` +
+        (h.faultOptions ? ` (${describeFaultOptions(h.faultOptions)})` : '') +
+        (h.fault === 'jitter' && !h.jitterRunning ? ' — its pauser is NOT RUNNING' : ''),
     );
   }
   return lines.join('\n');
@@ -72,6 +77,9 @@ export async function testbedCli(argv: string[], deps: TestbedCliDeps): Promise<
         'fail-threshold-ms': { type: 'string' },
         'heartbeat-ms': { type: 'string' },
         mode: { type: 'string' },
+        'pause-ms': { type: 'string' },
+        'every-ms': { type: 'string' },
+        'cpu-percent': { type: 'string' },
         json: { type: 'boolean', default: false },
       },
     });
@@ -81,7 +89,10 @@ export async function testbedCli(argv: string[], deps: TestbedCliDeps): Promise<
       ...(v['state-root'] !== undefined ? { stateRoot: v['state-root'] } : {}),
     };
     const host = () => {
-      if (positionals.length !== 1) throw new UsageError(`${command} needs exactly one Host name`);
+      // `fail <host> <mode>` as well as `fail <host> --mode <mode>`
+      const max = command === 'fail' && v.mode === undefined ? 2 : 1;
+      if (positionals.length < 1 || positionals.length > max)
+        throw new UsageError(`${command} needs exactly one Host name${max === 2 ? ' and a mode' : ''}`);
       return positionals[0]!;
     };
     if (command !== 'fail' && command !== 'heal' && command !== 'replace' && positionals.length) {
@@ -127,11 +138,20 @@ export async function testbedCli(argv: string[], deps: TestbedCliDeps): Promise<
         return 0;
       }
       case 'fail': {
-        const mode = v.mode as FaultMode | undefined;
+        const name = host();
+        const mode = (v.mode ?? positionals[1]) as FaultMode | undefined;
         if (!mode || !FAULT_MODES.includes(mode))
           throw new UsageError(`--mode must be one of ${FAULT_MODES.join(', ')}`);
-        await failHost({ ...ref, host: host(), mode });
-        out(`${host()}: ${mode}`);
+        await failHost({
+          ...ref,
+          host: name,
+          mode,
+          pauseMs: int(v['pause-ms'], '--pause-ms'),
+          everyMs: int(v['every-ms'], '--every-ms'),
+          cpuPercent: int(v['cpu-percent'], '--cpu-percent'),
+        });
+        const s = (await testbedStatus(ref)).hosts.find((h) => h.name === name);
+        out(`${name}: ${mode}${s?.faultOptions ? ` (${describeFaultOptions(s.faultOptions)})` : ''}`);
         return 0;
       }
       case 'heal':

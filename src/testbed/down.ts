@@ -1,11 +1,12 @@
 /**
- * `testbed down`: removes everything a testbed made — processes (by cgroup, then by network namespace),
- * namespaces, links, the registry claim and the state folder (keys, inventory, disk images). Works from the
- * name alone, so it also sweeps what a crashed `up` left behind, and checks that nothing is left.
+ * `testbed down`: removes everything a testbed made — processes (by cgroup, fault helpers first, then by
+ * network namespace), the cgroups (freezer and cpu), namespaces, links, the registry claim and the state
+ * folder (keys, inventory, disk images). Works from the name alone, so it also sweeps what a crashed `up` left
+ * behind, and checks that nothing is left.
  */
-import { existsSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { AppError } from '../errors.js';
-import { cgroupDir, removeCgroupTree } from './cgroup.js';
+import { cgroupTreeExists, removeCgroupTree } from './cgroup.js';
 import { resolveRef, type TestbedRef } from './context.js';
 import { TestbedErrorCode } from './errors.js';
 import { sleep } from './exec.js';
@@ -69,10 +70,7 @@ export async function testbedDown(ref: TestbedRef): Promise<TestbedDownResult> {
   const state = readState(probe.files.state);
   const before = await findTestbedNetwork(tag);
   const found =
-    state !== null ||
-    before.netns.length > 0 ||
-    before.links.length > 0 ||
-    existsSync(cgroupDir(probe.cgroup));
+    state !== null || before.netns.length > 0 || before.links.length > 0 || cgroupTreeExists(probe.cgroup);
   if (state) {
     state.phase = 'removing';
     saveState(probe.files.state, state);
@@ -84,7 +82,7 @@ export async function testbedDown(ref: TestbedRef): Promise<TestbedDownResult> {
   rmSync(stateDir, { recursive: true, force: true });
 
   const after = await findTestbedNetwork(tag);
-  if (after.netns.length || after.links.length || existsSync(cgroupDir(probe.cgroup))) {
+  if (after.netns.length || after.links.length || cgroupTreeExists(probe.cgroup)) {
     throw new AppError(
       TestbedErrorCode.tool,
       `testbed "${name}" left behind: ${[...after.netns, ...after.links].join(', ') || 'its cgroup'}`,

@@ -5,25 +5,44 @@
  *                   the kernel but sshd never answers; heartbeats stop → the Manager marks it unavailable
  *   sshd-stop       sshd's listener is killed: connection refused (open sessions survive, like Debian's ssh)
  *   hostkey-change  sshd restarted with a new host key: pinned clients see a key mismatch
+ *   jitter          the Host freezes for pauseMs every everyMs (a detached pauser, jitter.ts), until healed:
+ *                   heartbeats and SSH answers arrive late, never stop for longer than a pause
+ *   slow            the Host's processes get cpuPercent of one core together (cgroup cpu quota): everything
+ *                   it does takes longer, nothing stops
  * `replace` builds a fresh Host in place: same name and IP, new host key, new flexvdi key pair, empty state
  * (also in the testbed-wide OCFS2 emulation), the product key authorized as after installation. The
  * inventory's known_hosts is NOT updated: re-pinning is the replacement procedure's job.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../errors.js';
-import { cgroupDir, setFrozen } from './cgroup.js';
+import { cgroupDir, cgroupPids, cpuCgroupDir, ensureCpuCgroup, setCpuLimit, setFrozen } from './cgroup.js';
 import { hostIndex, type LoadedTestbed, loadTestbed, type TestbedRef } from './context.js';
 import { TestbedErrorCode } from './errors.js';
+import {
+  describeFaultOptions,
+  type FaultOptions,
+  type JitterOptions,
+  parseFaultOptions,
+  type RawFaultOptions,
+  type SlowOptions,
+} from './fault-options.js';
 import { accountFiles, writeHostFiles } from './host-files.js';
 import { inHost, startHost, stopHost } from './host-process.js';
+import { startJitter, stopJitter } from './jitter.js';
+import type { HostLayout, TestbedLayout } from './layout.js';
 import { createNetwork, removeMember, setLink } from './network.js';
 import { generateEd25519 } from './ssh-keys.js';
 import { type FaultMode, saveState } from './state.js';
 
 export interface HostFaultOptions extends TestbedRef {
   host: string;
+}
+
+/** `failHost`'s options: the fault, and its options (jitter: pauseMs, everyMs; slow: cpuPercent). */
+export interface FailHostOptions extends HostFaultOptions, RawFaultOptions {
+  mode: FaultMode;
 }
 
 const KEY = '/etc/ssh/ssh_host_ed25519_key';
@@ -49,15 +68,51 @@ async function installHostKey(l: LoadedTestbed, i: number, privateKey: string, p
   );
 }
 
-export async function failHost(opts: HostFaultOptions & { mode: FaultMode }): Promise<void> {
+/** Limits the Host to `percent` of one core, every process it has now moved into its cpu group first. */
+function throttle(t: TestbedLayout, h: HostLayout, percent: number): void {
+  const cpu = ensureCpuCgroup(t.cgroup, h.name);
+  try {
+    if (cpu) {
+      // Hosts join their cpu group when they start; this also catches a Host started before it existed.
+      for (const pid of cgroupPids(cgroupDir(t.cgroup, h.name))) {
+        try {
+          writeFileSync(path.join(cpu, 'cgroup.procs'), String(pid));
+        } catch {
+          // exited meanwhile
+        }
+      }
+    }
+    setCpuLimit(t.cgroup, h.name, percent);
+  } catch (err) {
+    throw new AppError(
+      TestbedErrorCode.prerequisite,
+      `cannot limit the CPU of ${h.name}: no usable cgroup cpu controller (${(err as Error).message})`,
+      { cause: err },
+    );
+  }
+}
+
+/** Lifts what jitter and slow leave behind: the pauser stopped (then the Host thawed), no CPU limit. */
+async function clearTimingFaults(t: TestbedLayout, h: HostLayout): Promise<void> {
+  await stopJitter(t, h);
+  const cpu = cpuCgroupDir(t.cgroup, h.name);
+  if (cpu === null || existsSync(cpu)) setCpuLimit(t.cgroup, h.name, null);
+}
+
+const sameOptions = (a: FaultOptions | null | undefined, b: FaultOptions | null) =>
+  JSON.stringify(a ?? null) === JSON.stringify(b);
+
+export async function failHost(opts: FailHostOptions): Promise<void> {
+  const options = parseFaultOptions(opts.mode, opts);
   const l = loadTestbed(opts);
   const i = hostIndex(l, opts.host);
   const rec = l.state.hosts[i]!;
   const h = l.layout.hosts[i]!;
-  if (rec.fault && rec.fault !== opts.mode) {
+  if (rec.fault && (rec.fault !== opts.mode || !sameOptions(rec.faultOptions, options))) {
+    const now = `${rec.fault}${rec.faultOptions ? ` (${describeFaultOptions(rec.faultOptions)})` : ''}`;
     throw new AppError(
       TestbedErrorCode.conflict,
-      `${rec.name} already has fault ${rec.fault}; heal it first (testbed heal ${rec.name})`,
+      `${rec.name} already has fault ${now}; heal it first (testbed heal ${rec.name})`,
     );
   }
   if (rec.fault === opts.mode) return;
@@ -81,10 +136,17 @@ export async function failHost(opts: HostFaultOptions & { mode: FaultMode }): Pr
       rec.hostKeyFingerprint = key.fingerprint;
       break;
     }
+    case 'jitter':
+      rec.helperPid = await startJitter(l.layout, h, options as JitterOptions);
+      break;
+    case 'slow':
+      throttle(l.layout, h, (options as SlowOptions).cpuPercent);
+      break;
   }
   rec.fault = opts.mode;
+  rec.faultOptions = options;
   saveState(l.layout.files.state, l.state);
-  opts.log.info({ host: rec.name, mode: opts.mode }, 'fault injected');
+  opts.log.info({ host: rec.name, mode: opts.mode, ...options }, 'fault injected');
 }
 
 /** Undoes the Host's fault (and makes sure link, processes and sshd are up); a healthy Host is left as is. */
@@ -93,6 +155,8 @@ export async function healHost(opts: HostFaultOptions): Promise<void> {
   const i = hostIndex(l, opts.host);
   const rec = l.state.hosts[i]!;
   const h = l.layout.hosts[i]!;
+  // The pauser goes before the thaw, so that nothing freezes the Host again after it.
+  await clearTimingFaults(l.layout, h);
   setFrozen(cgroupDir(l.layout.cgroup, h.name), false);
   await setLink(h.veth, true);
   if (rec.fault === 'hostkey-change') {
@@ -111,6 +175,8 @@ export async function healHost(opts: HostFaultOptions): Promise<void> {
     `[ -f /run/sshd.pid ] && kill -0 "$(cat /run/sshd.pid)" 2>/dev/null || /usr/sbin/sshd -E /var/log/sshd.log`,
   );
   rec.fault = null;
+  rec.faultOptions = null;
+  rec.helperPid = null;
   saveState(l.layout.files.state, l.state);
   opts.log.info({ host: rec.name }, 'Host healed');
 }
@@ -128,6 +194,7 @@ export async function replaceHost(opts: HostFaultOptions): Promise<ReplaceResult
   const rec = l.state.hosts[i]!;
   const h = l.layout.hosts[i]!;
   const t = l.layout;
+  await clearTimingFaults(t, h);
   await stopHost(t, h);
   await removeMember(h.netns, h.veth);
   // The old machine is gone: so is its part of the cluster state (what the kernel held, its mounts).
@@ -152,6 +219,8 @@ export async function replaceHost(opts: HostFaultOptions): Promise<ReplaceResult
     hostKeyFingerprint: hostKey.fingerprint,
     flexvdiPublicKey: flexvdiKey.publicKey,
     fault: null,
+    faultOptions: null,
+    helperPid: null,
     generation: rec.generation + 1,
   });
   saveState(t.files.state, l.state);

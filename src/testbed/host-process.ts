@@ -1,5 +1,6 @@
 /**
- * Starting and stopping a Host's processes. A Host's first process joins the Host's freezer cgroup, then
+ * Starting and stopping a Host's processes. A Host's first process joins the Host's freezer cgroup (and its
+ * cpu cgroup, where that is a hierarchy of its own: see cgroup.ts), then
  * execs `ip netns exec <netns> unshare --mount --uts --pid --fork --mount-proc … bash host-init.sh`;
  * host-init, PID 1 of the Host, builds the Host's private view, starts sshd and the heartbeat agent, prints
  * "ready" and becomes the holder of the namespaces (and reaper of the Host's orphans). Later commands enter
@@ -10,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../errors.js';
-import { cgroupDir, cgroupPids, ensureCgroup, killCgroup } from './cgroup.js';
+import { cgroupDir, cgroupPids, cpuCgroupDir, ensureCgroup, ensureCpuCgroup, killCgroup } from './cgroup.js';
 import { TestbedErrorCode } from './errors.js';
 import { type RunResult, run } from './exec.js';
 import type { HostLayout, TestbedLayout } from './layout.js';
@@ -40,12 +41,13 @@ function hostEnv(t: TestbedLayout, h: HostLayout, rt: HostRuntime): NodeJS.Proce
 /** Starts the Host and resolves once sshd listens and the holder is in place. */
 export function startHost(t: TestbedLayout, h: HostLayout, rt: HostRuntime): Promise<void> {
   const cg = ensureCgroup(t.cgroup, h.name);
+  const cpu = ensureCpuCgroup(t.cgroup, h.name) ?? '';
   const logFile = path.join(h.dir, 'init.log');
   const logFd = openSync(logFile, 'w');
   const script =
-    'echo $$ > "$1/cgroup.procs" && exec ip netns exec "$2" ' +
+    'echo $$ > "$1/cgroup.procs" && { [ -z "$4" ] || echo $$ > "$4/cgroup.procs"; } && exec ip netns exec "$2" ' +
     'unshare --mount --uts --pid --fork --mount-proc --propagation private -- bash "$3/host-init.sh"';
-  const child = spawn('sh', ['-c', script, 'host-start', cg, h.netns, scriptsDir()], {
+  const child = spawn('sh', ['-c', script, 'host-start', cg, h.netns, scriptsDir(), cpu], {
     stdio: ['ignore', 'pipe', logFd],
     env: hostEnv(t, h, rt),
     detached: true,
@@ -114,10 +116,12 @@ export async function inHost(
   const pid = holderPid(t, h);
   if (pid === null) throw new AppError(TestbedErrorCode.notRunning, `Host ${h.name} is not running`);
   const cg = cgroupDir(t.cgroup, h.name);
+  const cpu = cpuCgroupDir(t.cgroup, h.name) ?? '';
   const wrapper =
-    'cg=$1 pid=$2 script=$3; shift 3; echo $$ > "$cg/cgroup.procs" && ' +
+    'cg=$1 cpu=$2 pid=$3 script=$4; shift 4; echo $$ > "$cg/cgroup.procs" && ' +
+    '{ [ -z "$cpu" ] || echo $$ > "$cpu/cgroup.procs"; } && ' +
     'exec nsenter -t "$pid" -m -u -n -p -- bash -c "$script" host-cmd "$@"';
-  return run('bash', ['-c', wrapper, 'enter', cg, String(pid), bashScript, ...params], {
+  return run('bash', ['-c', wrapper, 'enter', cg, cpu, String(pid), bashScript, ...params], {
     timeoutMs,
     env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
   });

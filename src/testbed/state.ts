@@ -18,11 +18,19 @@ import {
 import path from 'node:path';
 import { AppError } from '../errors.js';
 import { TestbedErrorCode } from './errors.js';
+import type { FaultOptions } from './fault-options.js';
 import { preferredOctet, SUBNET_PREFIX, tagOf } from './layout.js';
 import { registryDir } from './paths.js';
 
-export type FaultMode = 'link-down' | 'freeze' | 'sshd-stop' | 'hostkey-change';
-export const FAULT_MODES: readonly FaultMode[] = ['link-down', 'freeze', 'sshd-stop', 'hostkey-change'];
+export type FaultMode = 'link-down' | 'freeze' | 'sshd-stop' | 'hostkey-change' | 'jitter' | 'slow';
+export const FAULT_MODES: readonly FaultMode[] = [
+  'link-down',
+  'freeze',
+  'sshd-stop',
+  'hostkey-change',
+  'jitter',
+  'slow',
+];
 
 export interface HostRecord {
   name: string;
@@ -35,6 +43,10 @@ export interface HostRecord {
   flexvdiPublicKey: string;
   oddBridges: boolean;
   fault: FaultMode | null;
+  /** The options of the fault (jitter, slow); absent or null for the others. */
+  faultOptions?: FaultOptions | null;
+  /** The jitter fault's pauser process (jitter.ts); absent or null otherwise. */
+  helperPid?: number | null;
   /** 0 for the Host made by `up`; +1 per `replace`. */
   generation: number;
 }

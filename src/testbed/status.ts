@@ -1,9 +1,11 @@
 /** `testbed status`: what is running, as seen from this machine (processes, links, sshd, faults). */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { cgroupDir, cgroupPids, isFrozen } from './cgroup.js';
+import { cgroupDir, cgroupPids, cpuLimit, isFrozen } from './cgroup.js';
 import { layoutOfState, resolveRef, type TestbedRef } from './context.js';
+import type { FaultOptions } from './fault-options.js';
 import { holderPid } from './host-process.js';
+import { jitterRunning } from './jitter.js';
 import { layoutFor, SUBNET_PREFIX } from './layout.js';
 import { linkIsUp } from './network.js';
 import { readRegistry, readState } from './state.js';
@@ -18,6 +20,12 @@ export interface HostStatus {
   frozen: boolean;
   sshd: boolean;
   fault: string | null;
+  /** The fault's options (jitter: pauseMs, everyMs; slow: cpuPercent), null for the others. */
+  faultOptions: FaultOptions | null;
+  /** The Host's CPU limit as its cpu cgroup says, % of one core (null: none). */
+  cpuLimitPercent: number | null;
+  /** The jitter fault's pauser process is alive. */
+  jitterRunning: boolean;
   hostKeyFingerprint: string;
   generation: number;
 }
@@ -66,6 +74,9 @@ export async function testbedStatus(ref: TestbedRef): Promise<TestbedStatus> {
         frozen,
         sshd: !frozen && sshdRunning(holder),
         fault: rec.fault,
+        faultOptions: rec.faultOptions ?? null,
+        cpuLimitPercent: cpuLimit(t.cgroup, h.name),
+        jitterRunning: jitterRunning(t, h, rec.helperPid),
         hostKeyFingerprint: rec.hostKeyFingerprint,
         generation: rec.generation,
       };

@@ -96,7 +96,12 @@ export async function leftovers(name: string, stateDir: string): Promise<string[
   for (const m of links.matchAll(/^\d+: (fvtb[0-9a-f]{4}[^:@\s]*)/gm)) {
     if (m[1]?.startsWith(`fvtb${tag}`)) found.push(`link ${m[1]}`);
   }
-  for (const root of ['/sys/fs/cgroup/freezer', '/sys/fs/cgroup']) {
+  for (const root of [
+    '/sys/fs/cgroup/freezer',
+    '/sys/fs/cgroup',
+    '/sys/fs/cgroup/cpu',
+    '/sys/fs/cgroup/cpu,cpuacct',
+  ]) {
     if (existsSync(`${root}/fvtb-${tag}`)) found.push(`cgroup ${root}/fvtb-${tag}`);
   }
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
