@@ -28,6 +28,7 @@ import { type Config, loadConfig } from '../src/config.js';
 import type { PlanEnv, PluginServices, StepEnv } from '../src/core/plugin.js';
 import { createRegistry } from '../src/core/registry.js';
 import { createLogger } from '../src/log.js';
+import type { MonitorBoard } from '../src/monitor/board.js';
 import { builtinPlugins } from '../src/plugins/index.js';
 import { createServices, targetOf } from '../src/services.js';
 import { createSshPool, fanout, readKnownHosts, type SshTarget } from '../src/ssh/index.js';
@@ -410,7 +411,8 @@ async function main() {
       const r = await runCommand(
         'register-host',
         { host: h.name },
-        registry.services({ config, log, ...live }),
+        // register-host never reads the monitor's board (and this benchmark has no Redis)
+        registry.services({ config, log, board: {} as MonitorBoard, ...live }),
       );
       if (h.name !== 'host16' && h.name !== 'host32') continue;
       const steps = Object.entries(r.stepMs).map(([k, v]) => `${k} ${v} ms`);

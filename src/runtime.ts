@@ -11,13 +11,14 @@ import { type Bot, boltLogger, createBot } from './bot/app.js';
 import { closeServer, listeningPort, startHealthServer } from './bot/http.js';
 import type { Config } from './config.js';
 import type { AnyPlugin } from './core/plugin.js';
-import { createRegistry } from './core/registry.js';
+import { createRegistry, type Registry } from './core/registry.js';
 import { AppError, ErrorCode } from './errors.js';
 import { createQueue, type FlexQueue } from './jobs/queue.js';
 import { assertRedisReachable, createRedis } from './jobs/redis.js';
 import { createWorker, type FlexWorker, type WorkerDeps } from './jobs/worker.js';
 import { type PrivateRedis, startPrivateRedis } from './local-redis.js';
 import { createMetrics } from './metrics.js';
+import { MonitorBoard } from './monitor/board.js';
 import { type Monitor, startMonitor } from './monitor/monitor.js';
 import { POST_TIMEOUT_MS } from './monitor/poster.js';
 import { builtinPlugins } from './plugins/index.js';
@@ -89,7 +90,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   let port = 0;
   try {
     if (o.roles.worker || o.roles.monitor) services = createServices(config, log);
-    if (o.roles.monitor) monitor = await startMonitorRole(o, clientConn, services!.manager);
+    if (o.roles.monitor) monitor = await startMonitorRole(o, clientConn, services!, registry);
     if (o.roles.worker) {
       const slack = new WebClient(config.slack.botToken?.reveal(), {
         logger: boltLogger(log),
@@ -145,7 +146,8 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
 async function startMonitorRole(
   o: RuntimeOptions,
   redis: Redis,
-  manager: Services['manager'],
+  services: Services,
+  registry: Registry,
 ): Promise<Monitor | undefined> {
   const { config, log } = o;
   if (!config.inventory.slack.alertChannel) {
@@ -165,5 +167,21 @@ async function startMonitorRole(
     retryConfig: { retries: 0 },
     timeout: POST_TIMEOUT_MS,
   });
-  return startMonitor({ config, redis, slack, manager: o.services?.manager ?? manager, log });
+  const live = { ...services, ...o.services };
+  // What the plugins know each Host does (e.g. an OCFS2 node and when the cluster fences it), for its alert.
+  const plugins = registry.services({
+    ...live,
+    config,
+    log,
+    board: new MonitorBoard(redis, config.inventory.jobs.prefix),
+  });
+  return startMonitor({
+    config,
+    redis,
+    slack,
+    manager: live.manager,
+    log,
+    roles: async (host, signal) =>
+      (await plugins.hostRoles(host, signal)).map((r) => ({ role: r.role, onLoss: r.onLoss ?? [] })),
+  });
 }

@@ -30,6 +30,7 @@ export async function showPlanState(
   const base: JobRecord = {
     recordId: p.recordId,
     channel: stored?.channel ?? p.channel,
+    ...(stored?.threadTs ? { threadTs: stored.threadTs } : {}),
     messageTs: stored?.messageTs ?? p.messageTs,
     text: stored?.text ?? p.text,
     requester: stored?.requester ?? p.requester,

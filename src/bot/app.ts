@@ -28,9 +28,11 @@ import { keys } from '../jobs/keys.js';
 import type { FlexQueue } from '../jobs/queue.js';
 import { isRedisUnavailableError } from '../jobs/redis.js';
 import type { Metrics } from '../metrics.js';
+import { ALERT_ACTIONS, MonitorBoard } from '../monitor/board.js';
 import { CANCEL_ACTION, CONFIRM_ACTION } from '../slack/job-view.js';
 import { slackErrorOf } from '../slack/updater.js';
 import { handleButton } from './actions.js';
+import { handleAcknowledge, handleDiagnose, handleHomeOpened, handleReplace } from './alert-actions.js';
 import { handleSlashCommand } from './commands.js';
 import type { BotContext } from './context.js';
 import { EDIT_CALLBACK, handleEditClick, handleEditSubmission } from './edit.js';
@@ -143,6 +145,7 @@ export function createBot(deps: BotDeps): Bot {
     keys: k,
     queueSettings,
     enqueuer,
+    board: new MonitorBoard(deps.redis, config.inventory.jobs.prefix),
   };
   deps.metrics.watchQueue(deps.queue);
 
@@ -192,6 +195,24 @@ export function createBot(deps: BotDeps): Bot {
     await ack();
     await handleEditClick(ctx, client, body, action, respond).catch(told('Edit', respond, () => true, ack));
   });
+  // The buttons on the monitor's alerts (src/bot/alert-actions.ts): ack first, always.
+  for (const [actionId, handle, what] of [
+    [ALERT_ACTIONS.acknowledge, handleAcknowledge, 'Acknowledge'],
+    [ALERT_ACTIONS.diagnose, handleDiagnose, 'Diagnose'],
+    [ALERT_ACTIONS.replace, handleReplace, 'Replace host'],
+  ] as const) {
+    app.action<BlockAction<ButtonAction>>(actionId, async ({ ack, body, action, respond }) => {
+      await ack();
+      await handle(ctx, body, action, respond).catch(told(what, respond, () => true, ack));
+    });
+  }
+  // The Home tab (events are acked by Bolt itself): published from the board; the monitor refreshes it.
+  app.event('app_home_opened', async ({ event, client }) => {
+    if (event.tab !== 'home') return;
+    await handleHomeOpened(ctx, client, event.user).catch((err: unknown) =>
+      log.warn({ err: asAppError(err).message, user: event.user }, 'could not publish the Home tab'),
+    );
+  });
   app.view<ViewSubmitAction>(EDIT_CALLBACK, async ({ ack, body, view }) => {
     let acked = false;
     const once: typeof ack = async (r) => {
@@ -229,6 +250,14 @@ export function createBot(deps: BotDeps): Bot {
           userMessage: `Slack could not be reached or refused SLACK_BOT_TOKEN (auth.test: ${why}). Check the token and the network.`,
         });
       }
+      // The workspace's URL, for links to alert threads (see MonitorBoard.setWorkspaceUrl): best effort, and
+      // start-up does not wait for it (Redis or Slack being slow must not delay taking commands).
+      void app.client.auth
+        .test()
+        .then((r) => (r.url ? ctx.board.setWorkspaceUrl(r.url) : undefined))
+        .catch((err: unknown) =>
+          log.debug({ err: asAppError(err).message }, 'workspace URL not known: thread links use slack.com'),
+        );
       if (receiver instanceof SocketModeReceiver) {
         server = await startHealthServer({ redis: deps.redis, metrics: deps.metrics }, port);
         try {

@@ -9,6 +9,7 @@ import type { JobMessages } from '../jobs/job-messages.js';
 import type { Keys } from '../jobs/keys.js';
 import type { FlexQueue, QueueSettings } from '../jobs/queue.js';
 import type { Metrics } from '../metrics.js';
+import type { MonitorBoard } from '../monitor/board.js';
 import type { Enqueuer } from './enqueuer.js';
 
 export interface BotContext {
@@ -26,4 +27,6 @@ export interface BotContext {
   queueSettings: QueueSettings;
   /** Enqueues after the ack (batched behind the requests still being answered). */
   enqueuer: Enqueuer;
+  /** The heartbeat monitor's board: acknowledgements, Home tab users, what the Home tab shows. */
+  board: MonitorBoard;
 }

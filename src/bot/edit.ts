@@ -158,6 +158,8 @@ export async function handleEditSubmission(
       'This plan is no longer pending (confirmed, cancelled or expired). Close this and run the command again.',
     );
   }
+  // The edited plan goes where the plan was: a plan in an alert thread (its record says so) stays there.
+  const threadTs = (await ctx.messages.read(pending.recordId).catch(() => undefined))?.threadTs;
   // Enqueued before the ack: if the queue is down, the old plan is given back and the modal says so.
   try {
     await enqueue(
@@ -170,6 +172,7 @@ export async function handleEditSubmission(
         requester: user,
         isAdmin: isAdmin(ctx.config, user),
         channel: pending.channel,
+        ...(threadTs ? { threadTs } : {}),
       },
       jobId,
       ctx.queueSettings,

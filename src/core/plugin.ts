@@ -14,6 +14,7 @@ import { z } from 'zod';
 import type { Config, InventoryHost } from '../config.js';
 import { AppError, ErrorCode, type Result } from '../errors.js';
 import type { ManagerClient } from '../manager/index.js';
+import type { MonitorBoard } from '../monitor/board.js';
 import type { SshPool } from '../ssh/index.js';
 import type { CommandResult, Plan } from './plan.js';
 import { type Md, mdSchema } from './text.js';
@@ -43,11 +44,17 @@ export interface HostRole {
   role: Md;
   /** What to do after the Host was replaced, e.g. the rejoin command. */
   afterReplace?: Md;
+  /**
+   * What happens how long after the Host is lost (shown in its alert with clock times), e.g. the OCFS2
+   * cluster evicting it after o2net's idle timeout.
+   */
+  onLoss?: { afterMs: number; what: Md }[];
 }
 export const hostRoleSchema = z.object({
   plugin: z.string(),
   role: mdSchema,
   afterReplace: mdSchema.optional(),
+  onLoss: z.array(z.object({ afterMs: z.number(), what: mdSchema })).optional(),
 });
 
 /** The live dependencies every plugin receives. Interfaces, so tests can give fakes. */
@@ -56,6 +63,8 @@ export interface PluginServices {
   readonly log: Logger;
   readonly ssh: SshPool;
   readonly manager: ManagerClient;
+  /** The heartbeat monitor's board in Redis: its view, incidents, acknowledgements, maintenance windows. */
+  readonly board: MonitorBoard;
   /** Every plugin's `hostRoles` for one Host (a plugin that cannot tell says nothing). */
   hostRoles(host: InventoryHost, signal: AbortSignal): Promise<HostRole[]>;
 }

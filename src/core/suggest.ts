@@ -54,3 +54,31 @@ export function suggestCommands(words: readonly string[], ids: readonly string[]
   }
   return byFirst;
 }
+
+/** Two names that differ only in their digits (`host9`, `host1`) are two Hosts, not a typo. */
+const digitsOnly = (a: string, b: string): boolean =>
+  a !== b && a.replace(/\d/g, '') === b.replace(/\d/g, '');
+
+/**
+ * The inventory names close to a Host name that matched none (`hots2` → `host2`): compared with each Host's
+ * name and with the first label of its FQDN; the closest ones only, at most three. A name that differs only in
+ * its digits is another Host, never suggested.
+ */
+export function closeHostNames(typed: string, hosts: readonly { name: string; fqdn: string }[]): string[] {
+  const t = typed.toLowerCase();
+  const first = t.split('.')[0] ?? t;
+  const scored = hosts.flatMap((h) => {
+    const name = h.name.toLowerCase();
+    const label = h.fqdn.toLowerCase().split('.')[0] ?? '';
+    if (digitsOnly(first, name) || digitsOnly(first, label)) return [];
+    const d = Math.min(editDistance(first, name), editDistance(first, label), editDistance(t, h.fqdn));
+    return d <= (first.length >= 5 ? 2 : 1) ? [{ name: h.name, d }] : [];
+  });
+  // The closest only: `hots2` is a typo of host2, not of host1 as well.
+  const best = Math.min(...scored.map((s) => s.d));
+  return scored
+    .filter((s) => s.d === best)
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .slice(0, 3)
+    .map((s) => s.name);
+}

@@ -106,6 +106,9 @@ export function prose(s: string): Md {
 /** A Slack user id as a mention; anything else that claims to be one is shown as text. */
 export const mention = (id: string): Md => (/^[UW][A-Z0-9]{2,20}$/.test(id) ? make(`<@${id}>`) : text(id));
 
+/** `1 Host`, `3 Hosts` (the noun is ours: plain English, escaped like any value). */
+export const plural = (n: number, what: string): Md => md`${n} ${what}${n === 1 ? '' : 's'}`;
+
 /** Joins Md values with a separator. */
 export function joinMd(parts: readonly Md[], sep: Md | string = ', '): Md {
   return make(parts.map((p) => p.mrkdwn).join(sep instanceof Md ? sep.mrkdwn : escapeMd(sep)));

@@ -12,6 +12,8 @@ export const AUDIT_OUTCOMES = [
   'noop',
   'confirmed',
   'cancelled',
+  /** The first acknowledgement of an alert (its Acknowledge button). */
+  'acknowledged',
   'completed',
   'findings',
   'partial',

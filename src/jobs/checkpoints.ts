@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { parseJson } from '../core/json.js';
 import type { Schema, SubCheckpoints } from '../core/plugin.js';
 
 const TTL_S = 30 * 86_400;
@@ -58,13 +59,5 @@ export class Checkpoints implements SubCheckpoints {
       .hset(this.key, `sub:${key}`, JSON.stringify(checked ?? null))
       .expire(this.key, TTL_S)
       .exec();
-  }
-}
-
-function parseJson(v: string): unknown {
-  try {
-    return JSON.parse(v);
-  } catch {
-    return undefined;
   }
 }

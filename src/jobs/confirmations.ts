@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { parseJson } from '../core/json.js';
 import { storedPlanSchema } from '../core/plugin.js';
 
 export const pendingSchema = z.object({
@@ -41,14 +42,6 @@ const metaSchema = z.object({
   requester: z.string(),
   recordId: z.string().optional(),
 });
-
-function parseJson(v: string): unknown {
-  try {
-    return JSON.parse(v);
-  } catch {
-    return undefined;
-  }
-}
 
 // KEYS: pending, used marker, meta. Refuses once claimed; keeps the first pending record of a plan job.
 const CREATE = `

@@ -139,6 +139,7 @@ export class JobMessages {
         () =>
           this.d.slack.chat.postMessage({
             channel: current.channel,
+            ...(current.threadTs ? { thread_ts: current.threadTs } : {}),
             text: first.text,
             blocks: first.blocks as never,
           }),
@@ -190,7 +191,9 @@ export class JobMessages {
     try {
       const body = lines.map((l) => l.mrkdwn);
       const blocks = sectionsFor(body, { title: `*${title}*` }).slice(0, 50);
-      const threadTs = record.messageTs ?? (await this.ensurePosted(record.recordId));
+      // A message that is itself in a thread (a job started from an alert's buttons) gets its details in that
+      // thread: Slack has no thread inside a thread.
+      const threadTs = record.threadTs ?? record.messageTs ?? (await this.ensurePosted(record.recordId));
       await honourRetryAfter(
         () =>
           this.d.slack.chat.postMessage({

@@ -49,6 +49,8 @@ export const jobRecordSchema = z.object({
   /** Key of this record; the plan job's id, or the job's own for a read-only command. */
   recordId: z.string(),
   channel: z.string(),
+  /** The thread the message is posted in (its parent's ts); absent: a top-level message. */
+  threadTs: z.string().optional(),
   /** The Slack message, once posted. */
   messageTs: z.string().optional(),
   /** The command as typed after `/flexvdi` (user input: escaped when rendered). */

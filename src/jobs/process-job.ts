@@ -78,6 +78,7 @@ async function initialRecord(e: Engine, jobId: string, data: JobEnvelopeParsed):
   const base: JobRecord = existing ?? {
     recordId,
     channel: data.channel,
+    ...(data.threadTs ? { threadTs: data.threadTs } : {}),
     text: data.text,
     requester: data.requester,
     state: data.phase === 'plan' ? 'planning' : 'running',

@@ -18,6 +18,14 @@ export const jobEnvelopeSchema = z.object({
   requester: z.string(),
   isAdmin: z.boolean(),
   channel: z.string(),
+  /**
+   * The thread the job's message goes in (its parent's ts): a job started from a button in an alert thread
+   * (Diagnose, Replace) shows its plan, progress and result there. Absent: a top-level message.
+   */
+  threadTs: z
+    .string()
+    .regex(/^\d+\.\d+$/)
+    .optional(),
   /** The job-state record this job shows its progress in (default: the job's own id). */
   recordId: z.string().optional(),
   /** Slack's response_url of the command (30 min, 5 uses): for ephemeral errors when posting fails. */

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { BaseServices, Registry } from '../core/registry.js';
 import type { Metrics } from '../metrics.js';
+import { MonitorBoard } from '../monitor/board.js';
 import type { SlackClient } from '../slack/updater.js';
 import { AuditLog } from './audit.js';
 import { CancelBoard } from './cancel.js';
@@ -29,8 +30,11 @@ export interface WorkerDeps {
   registry: Registry;
   slack: SlackClient;
   metrics: Metrics;
-  /** The live clients plugins use (ssh pool, Manager client); the registry adds the plugins' own. */
-  services: Omit<BaseServices, 'config' | 'log'>;
+  /**
+   * The live clients plugins use (ssh pool, Manager client); the worker adds the monitor's board (on its own
+   * Redis connection) and the registry the plugins' own.
+   */
+  services: Omit<BaseServices, 'config' | 'log' | 'board'>;
   /** Overrides for tests: shorter stall detection, confirmation TTL, lock wait. */
   tuning?: WorkerTuning;
 }
@@ -51,7 +55,12 @@ export async function createWorker(deps: WorkerDeps): Promise<FlexWorker> {
     c.on('error', (err: Error) => deps.log.warn({ err: err.message }, 'redis connection error'));
   const cancels = new CancelBoard(cmd, k.cancel, k.cancelChannel);
   await cancels.listen(sub);
-  const services = deps.registry.services({ ...deps.services, config: deps.config, log: deps.log });
+  const services = deps.registry.services({
+    ...deps.services,
+    config: deps.config,
+    log: deps.log,
+    board: new MonitorBoard(cmd, inv.jobs.prefix),
+  });
   const engine: Engine = {
     config: deps.config,
     log: deps.log,

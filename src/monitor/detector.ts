@@ -30,6 +30,8 @@ export interface Observation {
   lastBeatAt: number | null;
   /** Whether the last heartbeat said sshd listens; null when unknown. */
   listening: boolean | null;
+  /** When a heartbeat last said sshd listens (null: none yet): a stop is counted from there. */
+  lastListeningAt?: number | null;
   /** A new connection was just refused (nothing listens on the port). */
   refused: boolean;
 }
@@ -80,7 +82,9 @@ export function assess(
   t: Thresholds,
 ): { next: Health; transition?: Transition } {
   const silence = o.at - (o.lastBeatAt ?? prev.watchingSince);
-  const sshdDownSince = o.refused || o.listening === false ? (prev.sshdDownSince ?? o.at) : null;
+  // Like silence, counted from the last time sshd was known to listen (it stopped somewhere after it).
+  const sshdDownSince =
+    o.refused || o.listening === false ? (prev.sshdDownSince ?? o.lastListeningAt ?? o.at) : null;
   const failing: Signal[] = [];
   if (silence >= t.lostAfterMs) failing.push('heartbeat');
   if (o.refused || (sshdDownSince !== null && o.at - sshdDownSince >= t.lostAfterMs)) failing.push('sshd');

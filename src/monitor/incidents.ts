@@ -11,6 +11,8 @@
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { parseJson } from '../core/json.js';
+import { mdSchema } from '../core/text.js';
 import { SIGNALS } from './detector.js';
 
 export const incidentSchema = z.object({
@@ -29,11 +31,43 @@ export const incidentSchema = z.object({
   channel: z.string(),
   /** The parent message, once posted. */
   threadTs: z.string().nullable(),
+  /** A Host's own incident, a storm (many Hosts lost at once: one thread), or a Host's maintenance window. */
+  kind: z.enum(['host', 'storm', 'maintenance']).default('host'),
+  /** A storm's Hosts lost now. */
+  hosts: z.array(z.string()).default([]),
+  /** Who acknowledged it (reminders stop). */
+  ack: z.object({ by: z.string(), at: z.number() }).nullable().default(null),
+  /** The latest "still lost" reminder in the thread. */
+  remindedAt: z.number().nullable().default(null),
+  /** A maintenance window's who, why and until when. */
+  maintenance: z
+    .object({
+      id: z.string(),
+      by: z.string(),
+      reason: z.string().nullable(),
+      until: z.number(),
+      endedBy: z.string().nullable().default(null),
+    })
+    .nullable()
+    .default(null),
+  /** Opened and resolved after the fact: the loss happened while the monitor could not reach Redis. */
+  toldLate: z.boolean().default(false),
   version: z.number().int(),
 });
 export type Incident = z.output<typeof incidentSchema>;
 
-export const EVENT_KINDS = ['opened', 'signals', 'recovering', 'relapsed', 'resolved', 'reopened'] as const;
+export const EVENT_KINDS = [
+  'opened',
+  'signals',
+  'recovering',
+  'relapsed',
+  'resolved',
+  'reopened',
+  'acknowledged',
+  'reminder',
+  /** A maintenance window extended, shortened or given another reason. */
+  'changed',
+] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /** What the Manager said about the Host when the event happened (shown; null when it could not be read). */
@@ -41,6 +75,13 @@ export const managerViewSchema = z
   .object({ status: z.string(), lastHeartbeat: z.string().nullable() })
   .nullable();
 export type ManagerView = z.output<typeof managerViewSchema>;
+
+/** A Host's role as the plugins tell it (escaped when made), with what happens how long after a loss. */
+export const lostRoleSchema = z.object({
+  role: mdSchema,
+  onLoss: z.array(z.object({ afterMs: z.number(), what: mdSchema })).default([]),
+});
+export type LostRole = z.input<typeof lostRoleSchema>;
 
 export const eventSchema = z.object({
   seq: z.number().int(),
@@ -53,6 +94,8 @@ export const eventSchema = z.object({
   manager: managerViewSchema,
   /** Why the monitor cannot reach the Host, in words (e.g. a changed host key), when it knows. */
   problem: z.string().nullable().default(null),
+  /** What the Host does that matters when it is lost (e.g. an OCFS2 node, and when the cluster fences it). */
+  roles: z.array(lostRoleSchema).default([]),
 });
 export type MonitorEvent = z.output<typeof eventSchema>;
 
@@ -62,10 +105,15 @@ export const monitorKeys = (prefix: string) => ({
   outbox: `${prefix}:monitor:outbox`,
   seq: `${prefix}:monitor:seq`,
   attempt: (seq: number) => `${prefix}:monitor:attempt:${seq}`,
-  /** incident id → its thread's ts (kept 30 days), so an incident's late events find their thread. */
-  threads: `${prefix}:monitor:threads`,
+  /** An incident's thread ts (kept 30 days after its last event), so its late events find their thread. */
+  thread: (incidentId: string) => `${prefix}:monitor:thread:${incidentId}`,
   /** Events Slack refused for good (channel gone, bot not in it…), with the error: looked at by people. */
   dead: `${prefix}:monitor:dead`,
+  /** The board (src/monitor/board.ts): what people tell the monitor and what it shows them. */
+  maintenance: `${prefix}:monitor:maintenance`,
+  ack: (incidentId: string) => `${prefix}:monitor:ack:${incidentId}`,
+  view: `${prefix}:monitor:view`,
+  homeUsers: `${prefix}:monitor:home-users`,
 });
 export type MonitorKeys = ReturnType<typeof monitorKeys>;
 
@@ -83,15 +131,16 @@ local seq = redis.call('INCR', KEYS[4])
 redis.call('RPUSH', KEYS[3], (string.gsub(ARGV[4], '"seq":0,', '"seq":' .. seq .. ',', 1)))
 return 'ok'`;
 
-// KEYS: leader, outbox, attempt, threads. ARGV: me, seq, incident id, thread ts ('' to leave it).
+// KEYS: leader, outbox, attempt, thread. ARGV: me, seq, thread ts ('' to leave it).
 const DELIVERED = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'not-leader' end
 local head = redis.call('LINDEX', KEYS[2], 0)
 if not head or cjson.decode(head).seq ~= tonumber(ARGV[2]) then return 'not-head' end
 redis.call('LPOP', KEYS[2])
 redis.call('DEL', KEYS[3])
-if ARGV[4] ~= '' then
-  redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
+if ARGV[3] ~= '' then
+  redis.call('SET', KEYS[4], ARGV[3], 'PX', 2592000000)
+else
   redis.call('PEXPIRE', KEYS[4], 2592000000)
 end
 return 'ok'`;
@@ -146,7 +195,7 @@ export class IncidentStore {
     const invalid: string[] = [];
     raw.forEach((r, i) => {
       if (!r) return;
-      const parsed = incidentSchema.safeParse(safeJson(r));
+      const parsed = incidentSchema.safeParse(parseJson(r));
       if (parsed.success) out.set(hosts[i]!, parsed.data);
       else invalid.push(this.keys.incident(hosts[i]!));
     });
@@ -164,17 +213,21 @@ export class IncidentStore {
    * since `expected` was read. The event's seq is assigned in Redis.
    */
   async transition(
+    name: string,
     expected: Incident | undefined,
     next: Omit<Incident, 'version'>,
-    event: Omit<MonitorEvent, 'seq' | 'incident' | 'problem'> & { problem?: string | null },
+    event: Omit<MonitorEvent, 'seq' | 'incident' | 'problem' | 'roles'> & {
+      problem?: string | null;
+      roles?: LostRole[];
+    },
   ): Promise<'ok' | 'not-leader' | 'conflict'> {
     const incident: Incident = { ...next, version: (expected?.version ?? -1) + 1 };
-    const queued: MonitorEvent = { seq: 0, ...event, problem: event.problem ?? null, incident };
+    const queued = { seq: 0, ...event, problem: event.problem ?? null, roles: event.roles ?? [], incident };
     const r = await this.redis.eval(
       TRANSITION,
       4,
       this.keys.leader,
-      this.keys.incident(next.host),
+      this.keys.incident(name),
       this.keys.outbox,
       this.keys.seq,
       this.id,
@@ -190,7 +243,7 @@ export class IncidentStore {
     for (;;) {
       const raw = await this.redis.lindex(this.keys.outbox, 0);
       if (!raw) return null;
-      const parsed = eventSchema.safeParse(safeJson(raw));
+      const parsed = eventSchema.safeParse(parseJson(raw));
       if (parsed.success) return parsed.data;
       await this.redis.lrem(this.keys.outbox, 1, raw);
       this.onDropped?.(`unreadable alert event dropped: ${raw.slice(0, 200)}`);
@@ -232,10 +285,9 @@ export class IncidentStore {
       this.keys.leader,
       this.keys.outbox,
       this.keys.attempt(e.seq),
-      this.keys.threads,
+      this.keys.thread(e.incidentId),
       this.id,
       String(e.seq),
-      e.incidentId,
       threadTs ?? '',
     );
     return z.enum(['ok', 'not-leader', 'not-head']).parse(r);
@@ -243,7 +295,7 @@ export class IncidentStore {
 
   /** The thread of an incident, once its parent is posted. */
   async threadOf(incidentId: string): Promise<string | null> {
-    return this.redis.hget(this.keys.threads, incidentId);
+    return this.redis.get(this.keys.thread(incidentId));
   }
 
   /** Slack refused the head event for good: it moves to the dead list (with why), so the rest can go. */
@@ -269,13 +321,5 @@ return 'ok'`,
 
   async outboxLength(): Promise<number> {
     return this.redis.llen(this.keys.outbox);
-  }
-}
-
-function safeJson(raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return undefined;
   }
 }

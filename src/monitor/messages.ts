@@ -4,10 +4,11 @@
  * Pure: the same event always renders the same message.
  */
 import type { InventoryHost } from '../config.js';
-import { type Md, md } from '../core/text.js';
-import { type Block, context, section } from '../slack/blocks.js';
+import { joinMd, type Md, md, mdSchema, mention } from '../core/text.js';
+import { actions, type Block, type ButtonSpec, context, section } from '../slack/blocks.js';
+import { ALERT_ACTIONS, alertButtonValue } from './board.js';
 import type { Signal } from './detector.js';
-import type { Incident, ManagerView, MonitorEvent } from './incidents.js';
+import type { Incident, LostRole, ManagerView, MonitorEvent } from './incidents.js';
 import type { MonitorSettings } from './settings.js';
 
 export interface SlackMessage {
@@ -38,16 +39,105 @@ const SIGNAL_TEXT: Record<Signal, (t: MonitorSettings) => string> = {
   sshd: () => 'sshd does not accept connections (nobody can log in or run a procedure on it)',
 };
 
-const managerLine = (m: ManagerView): Md =>
-  m
-    ? md`• Manager: ${m.status}${m.lastHeartbeat ? md`, last heartbeat ${clock(Date.parse(m.lastHeartbeat))}` : ''}`
-    : md`• Manager: could not be read`;
+/** When a time from the Manager can be read, as a clock; else as the Manager wrote it. */
+function managerTime(iso: string, now: number): Md {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? md`\`${iso.slice(0, 40)}\`` : md`${clock(t, now)}`;
+}
+
+/** What the Manager says of a Host: its status and last heartbeat (undefined: not known). */
+export function managerText(
+  m: ManagerView | undefined,
+  now: number,
+  label: 'Manager: ' | '' = 'Manager: ',
+): Md {
+  if (m === undefined) return md`${label}not known`;
+  if (m === null) return md`${label}could not be read`;
+  return md`${label}${m.status}${m.lastHeartbeat ? md`, last heartbeat ${managerTime(m.lastHeartbeat, now)}` : ''}`;
+}
 
 function hostTitle(h: InventoryHost | undefined, name: string): Md {
   return h ? md`*${h.name}* (\`${h.fqdn}\`, ${h.ip})` : md`*${name}*`;
 }
 
-/** The parent message: open (lost or recovering) or resolved. */
+const stormTitle = (hosts: readonly string[]) => joinMd(hosts.map((h) => md`*${h}*`));
+
+/** The buttons of an open Host (or storm) incident: acknowledge, diagnose, replace. */
+function buttons(i: Incident): Block[] {
+  const value = alertButtonValue({ incident: i.id, host: i.host });
+  const b: ButtonSpec[] = [];
+  if (!i.ack) b.push({ text: 'Acknowledge', actionId: ALERT_ACTIONS.acknowledge, value, style: 'primary' });
+  if (i.kind === 'host') {
+    b.push({ text: 'Diagnose', actionId: ALERT_ACTIONS.diagnose, value });
+    b.push({ text: 'Replace host…', actionId: ALERT_ACTIONS.replace, value });
+  }
+  return b.length ? [actions(`alert-${i.id}`.slice(0, 255), b)] : [];
+}
+
+/** `• node 2 of OCFS2 cluster x: the other nodes evict it at ~12:00:33 UTC (in 27 s); …` */
+function roleLine(r: LostRole, lostAt: number, now: number): Md {
+  const role = mdSchema.parse(r.role);
+  const when = (r.onLoss ?? []).map((d) => {
+    const at = lostAt + d.afterMs;
+    const left = at > now ? md` (in ${duration(at - now)})` : md` (passed)`;
+    return md`${mdSchema.parse(d.what)} at ~${clock(at, now)}${left}`;
+  });
+  return when.length ? md`• ${role}: ${joinMd(when, md`; `)}` : md`• ${role}`;
+}
+
+const ackLine = (i: Incident, now: number): Block[] =>
+  i.ack ? [context(String(md`Acknowledged by ${mention(i.ack.by)} at ${clock(i.ack.at, now)}`))] : [];
+
+/** The parent of a maintenance window: muted until when, by whom, why; or ended. */
+function maintenanceParent(i: Incident, h: InventoryHost | undefined, now: number): SlackMessage {
+  const title = hostTitle(h, i.host);
+  const m = i.maintenance;
+  const why = m?.reason ? md` — ${m.reason}` : md``;
+  const by = m ? mention(m.by) : md`someone`;
+  const head =
+    i.state === 'resolved' && i.resolvedAt !== null
+      ? md`🔧 ${title}: maintenance ended at ${clock(i.resolvedAt, now)}; its alerts are on again`
+      : md`🔧 ${title} is in maintenance until ${clock(m?.until ?? now, now)} (set by ${by}${why}): its heartbeat alerts are muted until then`;
+  return {
+    text: String(head),
+    blocks: [
+      section(String(head)),
+      context(`maintenance \`${i.id}\` · \`/flexvdi maintenance\` lists the windows`),
+    ],
+  };
+}
+
+/** The parent of a storm: many Hosts lost at once. */
+function stormParent(i: Incident, t: MonitorSettings, now: number, total: number): SlackMessage {
+  let head: Md;
+  if (i.state === 'resolved' && i.resolvedAt !== null) {
+    head = md`✅ Storm over at ${clock(i.resolvedAt, now)} (began ${clock(i.lostAt, now)}, ${duration(i.resolvedAt - i.lostAt)})`;
+  } else if (i.phase === 'recovering') {
+    head = md`🟡 Storm easing: ${i.hosts.length} of ${total} Hosts still lost (${stormTitle(i.hosts)}), since ${clock(i.lostAt, now)}`;
+  } else {
+    head = md`🔴 ${i.hosts.length} of ${total} Hosts lost at once since ${clock(i.lostAt, now)}: ${stormTitle(i.hosts)}`;
+  }
+  const body =
+    i.state === 'resolved'
+      ? i.hosts.length
+        ? md`Still lost: ${stormTitle(i.hosts)} — each has its own thread now.`
+        : md`Every Host answers again.`
+      : md`So many at once usually means the path between the monitor and the Hosts (its network, a switch, the monitor's own machine) rather than the Hosts themselves: check that first. One thread for all of them; no thread per Host while it lasts.`;
+  return {
+    text: String(head),
+    blocks: [
+      section(String(head)),
+      section(String(body)),
+      ...ackLine(i, now),
+      ...(i.state === 'open' ? buttons(i) : []),
+      context(
+        `storm \`${i.id}\` · updates in this thread · over when the Hosts are back for ${duration(t.recoverAfterMs)}`,
+      ),
+    ],
+  };
+}
+
+/** The parent message: open (lost or recovering) or resolved; a storm's or a maintenance window's. */
 export function parentMessage(
   i: Incident,
   h: InventoryHost | undefined,
@@ -55,7 +145,11 @@ export function parentMessage(
   problem: string | null,
   t: MonitorSettings,
   now: number,
+  total = 0,
+  roles: readonly LostRole[] = [],
 ): SlackMessage {
+  if (i.kind === 'maintenance') return maintenanceParent(i, h, now);
+  if (i.kind === 'storm') return stormParent(i, t, now, total);
   const title = hostTitle(h, i.host);
   let head: Md;
   if (i.state === 'resolved' && i.resolvedAt !== null) {
@@ -71,7 +165,8 @@ export function parentMessage(
       : [
           ...i.failing.map((s) => md`• ${SIGNAL_TEXT[s](t)}`),
           ...(problem ? [md`• Connection: \`${problem.slice(0, 300)}\``] : []),
-          managerLine(manager),
+          md`• ${managerText(manager, now)}`,
+          ...roles.map((r) => roleLine(r, i.lostAt, now)),
           ...(i.flaps ? [md`• Lost ${i.flaps + 1} times since ${clock(i.openedAt, now)} (flapping)`] : []),
         ];
   const body = lines.map(String).join('\n');
@@ -80,6 +175,15 @@ export function parentMessage(
     blocks: [
       section(String(head)),
       ...(body ? [section(body)] : []),
+      ...(i.toldLate
+        ? [
+            context(
+              'Told late: this happened while the monitor could not reach Redis, and is posted now that it can.',
+            ),
+          ]
+        : []),
+      ...ackLine(i, now),
+      ...(i.state === 'open' && !i.toldLate ? buttons(i) : []),
       context(
         `incident \`${i.id}\` · updates in this thread · resolved after ${duration(t.recoverAfterMs)} of health`,
       ),
@@ -96,19 +200,47 @@ export function replyFor(e: MonitorEvent, t: MonitorSettings): SlackMessage | nu
     case 'opened':
       return null;
     case 'signals':
-      m = md`Now failing at ${clock(e.at)}: ${signals || 'nothing'}.`;
+      m =
+        i.kind === 'storm'
+          ? md`Lost at ${clock(e.at)}: ${stormTitle(i.hosts)} (${i.hosts.length}).`
+          : md`Now failing at ${clock(e.at)}: ${signals || 'nothing'}.`;
       break;
     case 'recovering':
-      m = md`Answering again at ${clock(e.at)}; resolved after ${duration(t.recoverAfterMs)} without a failure.`;
+      m =
+        i.kind === 'storm'
+          ? md`Hosts answering again at ${clock(e.at)}; still lost: ${i.hosts.length ? stormTitle(i.hosts) : 'none'}.`
+          : md`Answering again at ${clock(e.at)}; resolved after ${duration(t.recoverAfterMs)} without a failure.`;
       break;
     case 'relapsed':
-      m = md`Lost again at ${clock(e.at)} before it had recovered: ${signals}.`;
+      m =
+        i.kind === 'storm'
+          ? md`Worse again at ${clock(e.at)}: ${stormTitle(i.hosts)} lost.`
+          : md`Lost again at ${clock(e.at)} before it had recovered: ${signals}.`;
       break;
     case 'resolved':
-      m = md`✅ Recovered at ${clock(e.at)}, after ${duration(e.at - i.lostAt)} down.`;
+      m =
+        i.kind === 'maintenance'
+          ? i.maintenance?.endedBy
+            ? md`Maintenance ended early by ${mention(i.maintenance.endedBy)} at ${clock(e.at)}: alerts for ${i.host} are on again.`
+            : md`Maintenance over at ${clock(e.at)}: alerts for ${i.host} are on again.`
+          : i.kind === 'storm'
+            ? md`✅ Storm over at ${clock(e.at)}, after ${duration(e.at - i.lostAt)}.${i.hosts.length ? md` Still lost: ${stormTitle(i.hosts)} — each gets its own thread.` : ''}`
+            : md`✅ Recovered at ${clock(e.at)}, after ${duration(e.at - i.lostAt)} down.`;
       break;
     case 'reopened':
-      m = md`🔴 Lost again at ${clock(e.at)}, within ${duration(t.flapWindowMs)} of recovering: this thread continues (${i.flaps + 1} losses). ${signals}.`;
+      m =
+        i.kind === 'storm'
+          ? md`🔴 Storm again at ${clock(e.at)}, within ${duration(t.flapWindowMs)} of the last: ${stormTitle(i.hosts)}.`
+          : md`🔴 Lost again at ${clock(e.at)}, within ${duration(t.flapWindowMs)} of recovering: this thread continues (${i.flaps + 1} losses). ${signals}.`;
+      break;
+    case 'acknowledged':
+      m = md`👀 Acknowledged by ${mention(i.ack?.by ?? '')} at ${clock(i.ack?.at ?? e.at)}: no more reminders.`;
+      break;
+    case 'reminder':
+      m = md`⏰ Still lost after ${duration(e.at - i.lostAt)} and nobody has acknowledged it.`;
+      break;
+    case 'changed':
+      m = md`Maintenance window changed: now until ${clock(i.maintenance?.until ?? e.at)}${i.maintenance?.reason ? md` — ${i.maintenance.reason}` : ''}.`;
       break;
   }
   return { text: String(m), blocks: [section(String(m))] };

@@ -14,12 +14,24 @@ import type { Logger } from 'pino';
 import type { Config, InventoryHost } from '../config.js';
 import type { ManagerClient } from '../manager/index.js';
 import { loadKey } from '../ssh/index.js';
-import { assess, type Health, initialHealth, same } from './detector.js';
-import { type EventKind, type Incident, IncidentStore, type ManagerView, monitorKeys } from './incidents.js';
+import { type HostView, MonitorBoard, maintenanceRecord, STORM } from './board.js';
+import { assess, type Health, initialHealth } from './detector.js';
+import { HomeRefresher } from './home.js';
+import { IncidentStore, type LostRole, type ManagerView, monitorKeys } from './incidents.js';
+import { LossJournal } from './journal.js';
+import { tellLate } from './late.js';
 import { Poster } from './poster.js';
 import { type HostProbe, startProbe } from './probe.js';
+import { decide } from './reconcile.js';
 
 const TICK_MS = 200;
+/** How often the leader decides while every Host is healthy and nothing is owed (else: every tick). */
+const QUIET_LEAD_MS = 1000;
+/** How often the leader refreshes the view it shows (`/flexvdi status`, the Home tab). */
+const VIEW_EVERY_MS = 1000;
+/** How often the leader re-reads what each Host does (its roles), and how long one read may take. */
+const ROLES_EVERY_MS = 60_000;
+const ROLES_TIMEOUT_MS = 20_000;
 
 export interface MonitorDeps {
   config: Config;
@@ -29,6 +41,11 @@ export interface MonitorDeps {
   log: Logger;
   /** This replica's id (default: random). */
   id?: string;
+  /**
+   * What the plugins know a Host does (the registry's hostRoles, e.g. an OCFS2 node and when the cluster
+   * fences it), read every minute from the other Hosts and shown in the Host's alert. Optional.
+   */
+  roles?: (host: InventoryHost, signal: AbortSignal) => Promise<LostRole[]>;
 }
 
 export interface Monitor {
@@ -38,61 +55,6 @@ export interface Monitor {
   /** True while this replica holds the leader lease. */
   readonly leading: boolean;
   stop(): Promise<void>;
-}
-
-/** The transition that brings a Host's incident in line with its health, if one is needed. */
-export function reconcile(
-  h: Health,
-  inc: Incident | undefined,
-  now: number,
-  o: { host: string; channel: string; recoverAfterMs: number; flapWindowMs: number },
-): { kind: EventKind; next: Omit<Incident, 'version'> } | undefined {
-  const open = inc?.state === 'open' ? inc : undefined;
-  if (h.state === 'lost') {
-    if (!open) {
-      if (inc && inc.resolvedAt !== null && now - inc.resolvedAt < o.flapWindowMs)
-        return {
-          kind: 'reopened',
-          next: {
-            ...inc,
-            state: 'open',
-            phase: 'lost',
-            lostAt: h.lostAt ?? now,
-            resolvedAt: null,
-            failing: h.failing,
-            flaps: inc.flaps + 1,
-          },
-        };
-      const lostAt = h.lostAt ?? now;
-      return {
-        kind: 'opened',
-        next: {
-          id: `${o.host}-${lostAt.toString(36)}`,
-          host: o.host,
-          state: 'open',
-          phase: 'lost',
-          openedAt: lostAt,
-          lostAt,
-          resolvedAt: null,
-          failing: h.failing,
-          flaps: 0,
-          channel: o.channel,
-          threadTs: null,
-        },
-      };
-    }
-    if (open.phase === 'recovering')
-      return { kind: 'relapsed', next: { ...open, phase: 'lost', failing: h.failing } };
-    if (h.failing.length && !same(h.failing, open.failing))
-      return { kind: 'signals', next: { ...open, failing: h.failing } };
-    return undefined;
-  }
-  if (!open) return undefined;
-  if (h.state === 'healthy' && h.okSince !== null && now - h.okSince >= o.recoverAfterMs)
-    return { kind: 'resolved', next: { ...open, state: 'resolved', phase: 'lost', resolvedAt: now } };
-  if ((h.state === 'recovering' || h.state === 'healthy') && open.phase === 'lost')
-    return { kind: 'recovering', next: { ...open, phase: 'recovering' } };
-  return undefined;
 }
 
 export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
@@ -105,6 +67,8 @@ export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
   const mlog = log.child({ component: 'monitor', replica: id.slice(0, 8) });
   const store = new IncidentStore(d.redis, monitorKeys(inv.jobs.prefix), id, (what) => mlog.error(what));
   const poster = new Poster({ config, store, slack: d.slack, log: mlog });
+  const board = new MonitorBoard(d.redis, inv.jobs.prefix);
+  const homes = new HomeRefresher({ board, config, slack: d.slack, log: mlog });
   let key: Promise<Buffer> | undefined;
   const loadPrivateKey = () => {
     key ??= loadKey(inv.ssh.privateKeyPath);
@@ -129,6 +93,7 @@ export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
         heartbeatMs: t.heartbeatMs,
         connectTimeoutMs: t.connectTimeoutMs,
         staleAfterMs: t.lostAfterMs,
+        sshCheckEveryMs: t.sshCheckEveryMs,
         log: mlog,
       }),
     );
@@ -162,15 +127,41 @@ export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
   void pollManager();
   const managerTimer = setInterval(() => void pollManager(), t.managerPollMs);
 
+  // What each Host does, as last read (kept when a read fails: a lost Host's role is what matters most).
+  const roles = new Map<string, LostRole[]>();
+  let rolesAt = Number.NEGATIVE_INFINITY;
+  let readingRoles = false;
+  const readRoles = async () => {
+    if (!d.roles || readingRoles || performance.now() - rolesAt < ROLES_EVERY_MS) return;
+    readingRoles = true;
+    rolesAt = performance.now();
+    try {
+      for (const h of hosts) {
+        if (stopped) return;
+        const r = await d.roles(h, AbortSignal.timeout(ROLES_TIMEOUT_MS)).catch((err: Error) => {
+          mlog.warn({ host: h.name, err: err.message }, 'could not read what the Host does');
+          return undefined;
+        });
+        if (r) roles.set(h.name, r);
+      }
+      mlog.info({ hosts: roles.size }, 'read what each Host does (shown in its alert)');
+    } finally {
+      readingRoles = false;
+    }
+  };
+
   let leading = false;
   let stopped = false;
+  const journal = new LossJournal();
   // The lease is renewed on its own beat, whatever deciding and posting are doing.
   const renew = async () => {
     try {
       const was = leading;
       leading = await store.lead(t.leaseMs);
+      if (!leading) journal.standingBy();
       if (leading !== was) mlog.info({ leading }, leading ? 'leading: deciding and posting' : 'standing by');
     } catch (err) {
+      journal.trouble(Date.now());
       leading = false;
       mlog.warn({ err: (err as Error).message }, 'cannot reach Redis for the leader lease; probing goes on');
     }
@@ -180,53 +171,105 @@ export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
 
   /** The leader's work of the current tick (deciding and posting), while it runs. */
   let inFlight: Promise<void> | undefined;
-  const decide = async () => {
+  let viewWrittenAt = 0;
+  const names = [STORM, ...hosts.flatMap((h) => [h.name, maintenanceRecord(h.name)])];
+  const lead = async () => {
     try {
       if (!leading) return;
-      const incidents = await store.incidents(hosts.map((h) => h.name));
+      const now = Date.now();
+      const wallHealth = new Map<string, Health>();
       for (const h of hosts) {
         const hh = health.get(h.name)!;
-        const wall = {
+        wallHealth.set(h.name, {
           ...hh,
+          since: toWall(hh.since),
+          watchingSince: toWall(hh.watchingSince),
+          sshdDownSince: hh.sshdDownSince === null ? null : toWall(hh.sshdDownSince),
           lostAt: hh.lostAt === null ? null : toWall(hh.lostAt),
           okSince: hh.okSince === null ? null : toWall(hh.okSince),
-        };
-        const now = Date.now();
-        const change = reconcile(wall, incidents.get(h.name), now, {
-          host: h.name,
-          channel,
-          recoverAfterMs: t.recoverAfterMs,
-          flapWindowMs: t.flapWindowMs,
         });
-        if (!change) continue;
-        const r = await store.transition(incidents.get(h.name), change.next, {
-          kind: change.kind,
-          host: h.name,
-          incidentId: change.next.id,
+      }
+      const [incidents, windows] = await Promise.all([store.incidents(names), board.maintenance()]);
+      const late = { store, journal, channel, hosts: hosts.map((h) => h.name), t, log: mlog };
+      if (journal.owed && (await tellLate(late, incidents, windows))) return;
+      const open = [...incidents.values()].filter((i) => i.state === 'open' && !i.ack).map((i) => i.id);
+      const acks = await board.acks(open);
+      const { changes, forget } = decide({
+        hosts: hosts.map((h) => h.name),
+        health: wallHealth,
+        incidents,
+        windows,
+        acks,
+        now,
+        channel,
+        t,
+      });
+      for (const c of changes) {
+        const host = c.next.host;
+        const r = await store.transition(c.name, c.expected, c.next, {
+          kind: c.kind,
+          host,
+          incidentId: c.next.id,
           at: now,
-          manager: managerView.get(h.name) ?? null,
-          problem: change.kind === 'resolved' ? null : (probes.get(h.name)?.problem ?? null),
+          manager: managerView.get(host) ?? null,
+          problem: c.kind === 'resolved' ? null : (probes.get(host)?.problem ?? null),
+          roles: roles.get(host) ?? [],
         });
-        mlog.info(
-          { host: h.name, event: change.kind, incident: change.next.id, result: r },
-          'incident transition',
-        );
+        mlog.info({ record: c.name, event: c.kind, incident: c.next.id, result: r }, 'incident transition');
         if (r === 'not-leader') return;
       }
+      for (const w of forget) await board.forgetMaintenance(w);
+      if (now - viewWrittenAt >= VIEW_EVERY_MS) {
+        viewWrittenAt = now;
+        await board.writeView({
+          updatedAt: now,
+          replica: id,
+          hosts: hosts.map((h): HostView => {
+            const hh = wallHealth.get(h.name)!;
+            return {
+              host: h.name,
+              state: hh.state,
+              since: hh.since,
+              failing: hh.failing,
+              manager: managerView.get(h.name) ?? null,
+              problem: probes.get(h.name)?.problem ?? null,
+            };
+          }),
+        });
+      }
+      void readRoles();
       await poster.drain();
+      // On its own: publishing many Home tabs must not hold up the next decision.
+      void homes.refresh();
     } catch (err) {
+      journal.trouble(Date.now());
       mlog.warn({ err: (err as Error).message }, 'monitor tick failed; probing goes on');
     }
   };
+  let ledAt = Number.NEGATIVE_INFINITY;
   const assessAll = () => {
+    let changed = false;
+    let quiet = true;
     for (const [name, p] of probes) {
       const { next, transition } = assess(health.get(name)!, p.observe(), t);
       health.set(name, next);
-      if (transition) mlog.info({ host: name, ...transition, problem: p.problem }, `host ${transition.kind}`);
+      if (next.state !== 'healthy') quiet = false;
+      if (transition) {
+        changed = true;
+        mlog.info({ host: name, ...transition, problem: p.problem }, `host ${transition.kind}`);
+        if (transition.kind === 'lost')
+          journal.lost(name, toWall(next.lostAt ?? transition.at), transition.failing);
+        if (transition.kind === 'recovered') journal.back(name, toWall(transition.at));
+      }
     }
-    // Probing never waits for Redis or Slack: a slow decision only delays the next one.
+    // Probing never waits for Redis or Slack: a slow decision only delays the next one. While all is quiet
+    // (every Host healthy, nothing to post or tell late) the leader decides once a second — enough for
+    // windows and acknowledgements people set — instead of on every tick.
     if (inFlight || stopped) return;
-    inFlight = decide().finally(() => {
+    const at = performance.now();
+    if (!changed && quiet && !poster.pending && !journal.owed && at - ledAt < QUIET_LEAD_MS) return;
+    ledAt = at;
+    inFlight = lead().finally(() => {
       inFlight = undefined;
     });
   };

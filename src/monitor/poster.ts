@@ -7,7 +7,8 @@
  * - While Slack cannot be reached or rate-limits, the head waits (Retry-After honoured) and everything
  *   behind it keeps its order. An event Slack refuses for good (channel gone, bot not in it, scope missing)
  *   goes to the dead list with the error, logged as an error, so the alerts behind it still go out.
- * - Posts in the alert channel are spaced by at least a second (Slack's chat.postMessage rate per channel).
+ * - Posts in the alert channel are spaced by at least a second (Slack's chat.postMessage rate per channel):
+ *   `drain` returns rather than wait, and the next tick goes on.
  */
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
@@ -51,11 +52,13 @@ export interface PosterDeps {
 }
 
 class NotLeading extends Error {}
+class Unrenderable extends Error {}
 
 export class Poster {
   #lastPostAt = 0;
   #failures = 0;
   #blockedUntil = 0;
+  #pending = true;
 
   constructor(private readonly d: PosterDeps) {}
 
@@ -63,19 +66,31 @@ export class Poster {
     return (this.d.now ?? Date.now)();
   }
 
+  /** True unless the last drain found the outbox empty (the monitor then decides less often). */
+  get pending(): boolean {
+    return this.#pending;
+  }
+
   /** Posts the outbox's events in order until it is empty, Slack fails, or this replica stops leading. */
   async drain(): Promise<void> {
+    this.#pending = true;
     if (this.now() < this.#blockedUntil) return;
     for (;;) {
+      // Spaced by a second in the alert channel: rather than wait here (and hold up the monitor's next
+      // decision), the next tick's drain posts it.
+      if (this.now() < this.#lastPostAt + POST_SPACING_MS) return;
       const e = await this.d.store.head();
-      if (!e) return;
+      if (!e) {
+        this.#pending = false;
+        return;
+      }
       try {
         if (!(await this.deliver(e))) return;
         this.#failures = 0;
       } catch (err) {
         if (err instanceof NotLeading) return;
-        const code = slackErrorOf(err);
-        if (PERMANENT.has(code)) {
+        const code = err instanceof Unrenderable ? `render_failed: ${err.message}` : slackErrorOf(err);
+        if (err instanceof Unrenderable || PERMANENT.has(code)) {
           this.d.log.error(
             { seq: e.seq, kind: e.kind, host: e.host, err: code, channel: e.incident.channel },
             'Slack refused an alert event for good: moved to the dead list; check slack.alertChannel and that the bot is in it',
@@ -94,12 +109,6 @@ export class Poster {
         return;
       }
     }
-  }
-
-  private async spaced(): Promise<void> {
-    const wait = this.#lastPostAt + POST_SPACING_MS - this.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    this.#lastPostAt = this.now();
   }
 
   /** The message of event `e` among `messages`: same sequence number, incident and kind. */
@@ -142,7 +151,7 @@ export class Poster {
   }
 
   private async post(channel: string, m: SlackMessage, e: MonitorEvent, threadTs?: string): Promise<string> {
-    await this.spaced();
+    this.#lastPostAt = this.now();
     const r = await this.d.slack.chat.postMessage({
       channel,
       text: m.text,
@@ -171,7 +180,24 @@ export class Poster {
     if (earlier && now - earlier.at < ATTEMPT_SETTLED_MS && earlier.by !== store.id) return false;
     const h = config.inventory.hosts.find((x) => x.name === e.host);
     const channel = e.incident.channel;
-    const parent = parentMessage(e.incident, h, e.manager, e.problem, t, e.at);
+    let parent: SlackMessage;
+    let reply: SlackMessage | null;
+    try {
+      parent = parentMessage(
+        e.incident,
+        h,
+        e.manager,
+        e.problem,
+        t,
+        e.at,
+        config.inventory.hosts.length,
+        e.roles,
+      );
+      reply = replyFor(e, t);
+    } catch (err) {
+      // A bug, not Slack: waiting would hold up every alert behind this one for ever.
+      throw new Unrenderable((err as Error).message);
+    }
     if (e.kind === 'opened') {
       const ts =
         (earlier && (await this.lookup(e, earlier.at, null))) || (await this.post(channel, parent, e));
@@ -185,7 +211,6 @@ export class Poster {
       );
       return (await store.delivered(e, null)) === 'ok';
     }
-    const reply = replyFor(e, t);
     if (reply && !(earlier && (await this.lookup(e, earlier.at, threadTs))))
       await this.post(channel, reply, e, threadTs);
     await slack.chat.update({ channel, ts: threadTs, text: parent.text, blocks: parent.blocks as never });

@@ -9,7 +9,13 @@
  * down and reopened (a cut link is otherwise noticed by TCP only minutes later); while the Host cannot be
  * reached, a new attempt starts every `retryMs`, each bounded by `connectTimeoutMs`. `ECONNREFUSED` is reported
  * as `refused` (nothing listens: sshd is down).
+ *
+ * Something listening is not sshd answering: every `sshCheckEveryMs`, while the heartbeat flows, a plain TCP
+ * connection to the SSH port must get sshd's banner (`SSH-…`) within `connectTimeoutMs` (no handshake, no
+ * login: the check says hello and leaves). Two refused or silent checks in a row (sshd hung, MaxStartups
+ * exhausted) are reported as `refused` until a check succeeds.
  */
+import { connect } from 'node:net';
 import type { Logger } from 'pino';
 import type { Client as SshClient } from 'ssh2';
 import { asAppError, ErrorCode } from '../errors.js';
@@ -25,6 +31,8 @@ export interface ProbeOptions {
   connectTimeoutMs: number;
   /** Silence after which the connection is considered dead and reopened. */
   staleAfterMs: number;
+  /** How often a new TCP connection must get sshd's banner (0: never). */
+  sshCheckEveryMs?: number;
   /** First wait between failed attempts; doubled (with jitter) up to `maxRetryMs`. */
   retryMs?: number;
   maxRetryMs?: number;
@@ -61,12 +69,15 @@ export function heartbeatScript(everyMs: number): string {
   ].join(' ');
 }
 
+const CHECK_FAILURES = 2;
+
 export function startProbe(o: ProbeOptions): HostProbe {
   // Monotonic: a wall-clock step must not look like silence.
   const now = o.now ?? (() => performance.now());
   const log = o.log.child({ component: 'probe', host: o.target.name });
   let lastBeatAt: number | null = null;
   let listening: boolean | null = null;
+  let lastListeningAt: number | null = null;
   let refused = false;
   let problem: string | null = 'not connected yet';
   let client: SshClient | undefined;
@@ -144,6 +155,7 @@ export function startProbe(o: ProbeOptions): HostProbe {
           if (line === 'hb 1' || line === 'hb 0' || line === 'hb ?') {
             lastBeatAt = now();
             listening = line === 'hb ?' ? null : line === 'hb 1';
+            if (listening) lastListeningAt = lastBeatAt;
             armStale();
           }
           nl = buf.indexOf('\n');
@@ -156,6 +168,59 @@ export function startProbe(o: ProbeOptions): HostProbe {
     clearTimeout(staleTimer);
     problem ??= 'the heartbeat connection closed';
   };
+
+  /** One banner check: null when sshd greeted us, else what went wrong. */
+  const checkBanner = (): Promise<string | null> =>
+    new Promise((resolve) => {
+      const sock = connect({ host: o.target.host, port: o.target.port });
+      let got = '';
+      const done = (r: string | null) => {
+        clearTimeout(timer);
+        sock.destroy();
+        resolve(r);
+      };
+      const timer = setTimeout(
+        () => done(`sshd accepted a connection but sent no banner within ${o.connectTimeoutMs} ms`),
+        o.connectTimeoutMs,
+      );
+      sock.on('data', (d: Buffer) => {
+        got = (got + d.toString('latin1')).slice(0, 512);
+        if (got.includes('\n')) {
+          if (got.startsWith('SSH-')) {
+            sock.write('SSH-2.0-flexvdi-monitor-check\r\n');
+            done(null);
+          } else done('something other than sshd answers on the SSH port');
+        }
+      });
+      sock.on('error', (err: NodeJS.ErrnoException) =>
+        done(err.code === 'ECONNREFUSED' ? 'new SSH connections are refused' : `SSH port: ${err.message}`),
+      );
+      sock.on('close', () => done('sshd closed a new connection before its banner'));
+    });
+  let checking = false;
+  /** What the banner checks found wrong (null: sshd answered one of the last two). */
+  let checkProblem: string | null = null;
+  let checkFailures = 0;
+  let checkTimer: NodeJS.Timeout | undefined;
+  const scheduleCheck = () => {
+    if (!o.sshCheckEveryMs || closed) return;
+    checkTimer = setTimeout(async () => {
+      // Only while the heartbeat flows: otherwise the session's own reconnects tell what is wrong.
+      if (!checking && lastBeatAt !== null && now() - lastBeatAt < o.staleAfterMs) {
+        checking = true;
+        const failed = await checkBanner();
+        checking = false;
+        checkFailures = failed ? checkFailures + 1 : 0;
+        // Two in a row: one slow greeting (sshd busy with a burst of logins) is not an incident.
+        if (checkFailures === CHECK_FAILURES)
+          log.warn({ problem: failed }, 'SSH check failed twice in a row');
+        checkProblem = checkFailures >= CHECK_FAILURES ? failed : null;
+        refused = checkProblem !== null;
+      }
+      scheduleCheck();
+    }, o.sshCheckEveryMs);
+  };
+  scheduleCheck();
 
   const loop = async () => {
     let failures = 0;
@@ -178,13 +243,14 @@ export function startProbe(o: ProbeOptions): HostProbe {
 
   return {
     name: o.target.name,
-    observe: () => ({ at: now(), lastBeatAt, listening, refused }),
+    observe: () => ({ at: now(), lastBeatAt, listening, lastListeningAt, refused }),
     get problem() {
-      return problem;
+      return problem ?? checkProblem;
     },
     async close() {
       closed = true;
       clearTimeout(staleTimer);
+      clearTimeout(checkTimer);
       clearTimeout(retryTimer);
       client?.destroy();
       wake?.();

@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { signSlackRequest } from './signing.js';
-import { channelName, newTriggerId, SLACK_DOUBLE_IDS, userName } from './workspace.js';
+import { channelName, newEventId, newTriggerId, SLACK_DOUBLE_IDS, userName } from './workspace.js';
 
 /** Slack gives an app 3 s to acknowledge a command or interaction. */
 export const ACK_TIMEOUT_MS = 3000;
@@ -127,6 +127,65 @@ export function blockActionsPayload(f: BlockActionsFields): Record<string, unkno
         action_ts: f.actionTs ?? (Date.now() / 1000).toFixed(6),
       },
     ],
+  };
+}
+
+export interface EventCallbackFields {
+  /** The event itself, e.g. `appHomeOpenedEvent(user)`. */
+  event: Record<string, unknown>;
+  teamId?: string;
+  apiAppId?: string;
+  /** Slack's id of this delivery (the same on a redelivery); default a fresh one. */
+  eventId?: string;
+  /** Unix seconds; default now. */
+  eventTime?: number;
+}
+
+/**
+ * An Events API delivery (`type: event_callback`): the JSON body of an HTTP delivery (signed like the
+ * others, `application/json`), the `payload` of a Socket Mode `events_api` envelope.
+ */
+export function eventCallbackPayload(f: EventCallbackFields): Record<string, unknown> {
+  const teamId = f.teamId ?? SLACK_DOUBLE_IDS.teamId;
+  return {
+    token: VERIFICATION_TOKEN,
+    team_id: teamId,
+    context_team_id: teamId,
+    context_enterprise_id: null,
+    api_app_id: f.apiAppId ?? SLACK_DOUBLE_IDS.appId,
+    event: f.event,
+    type: 'event_callback',
+    event_id: f.eventId ?? newEventId(),
+    event_time: f.eventTime ?? Math.floor(Date.now() / 1000),
+    authorizations: [
+      {
+        enterprise_id: null,
+        team_id: teamId,
+        user_id: SLACK_DOUBLE_IDS.botUserId,
+        is_bot: true,
+        is_enterprise_install: false,
+      },
+    ],
+    is_ext_shared_channel: false,
+  };
+}
+
+/**
+ * `app_home_opened` as Slack sends it when `user` opens the app's Home tab (`tab: 'messages'` for its
+ * Messages tab); `view` is the Home view Slack holds for the user, when one was published.
+ */
+export function appHomeOpenedEvent(
+  user: string,
+  o: { tab?: 'home' | 'messages'; view?: Record<string, unknown> } = {},
+): Record<string, unknown> {
+  return {
+    type: 'app_home_opened',
+    user,
+    // The app's DM with the user: Slack names it here whichever tab was opened.
+    channel: `D${user.replace(/^[UW]/, '').slice(0, 10)}`,
+    tab: o.tab ?? 'home',
+    event_ts: (Date.now() / 1000).toFixed(6),
+    ...(o.view ? { view: o.view } : {}),
   };
 }
 

@@ -22,6 +22,7 @@ export interface ConsoleHost {
   newResponseUrl(origin: ResponseOrigin): string;
   sendCommand(fields: SlashCommandFields, o: SendExtras): Promise<SendResult>;
   sendInteraction(payload: Record<string, unknown>, o: SendExtras): Promise<SendResult>;
+  openHome(user: string, o: SendExtras): Promise<SendResult>;
 }
 
 const unreachable = (host: ConsoleHost) => !host.botUrl && !host.socketModeConnected;
@@ -89,6 +90,20 @@ export async function consoleClick(host: ConsoleHost, p: Record<string, unknown>
   return answer(sent, { responseUrl });
 }
 
+/** The user opens the app's Home tab (`app_home_opened`); the view the app publishes is in `/console/views`. */
+export async function consoleHomeOpened(host: ConsoleHost, p: Record<string, unknown>): Promise<HttpAnswer> {
+  if (unreachable(host)) return bad(409, 'bot_url_not_configured');
+  const user = str(p['user']) ?? SLACK_DOUBLE_IDS.defaultUser;
+  const sent = await deliver(() => host.openHome(user, { timeoutMs: ACK_TIMEOUT_MS }));
+  return answer(sent, { user });
+}
+
+/** The views Slack holds (modals, Home tabs), optionally only `user`'s. */
+export function consoleViews(store: SlackStore, user: string | undefined): HttpAnswer {
+  const views = store.views().filter((v) => user === undefined || v.userId === user);
+  return { status: 200, body: { ok: true, views } };
+}
+
 export function consoleMessages(store: SlackStore, channel: string | undefined): HttpAnswer {
   const messages = store.messages(channel).map((m) => ({ ...m, replies: store.thread(m.channel, m.ts) }));
   return { status: 200, body: { ok: true, messages, ephemerals: store.ephemerals(channel) } };
@@ -106,6 +121,8 @@ Act as a Slack user:
   curl -s '${url}/console/messages?channel=${SLACK_DOUBLE_IDS.defaultChannel}'   # what the channel shows
   curl -s ${url}/console/click -H 'content-type: application/json' \\
        -d '{"channel":"${SLACK_DOUBLE_IDS.defaultChannel}","ts":"<message ts>","actionId":"<button action_id>"}'
+  curl -s ${url}/console/home -d user=${SLACK_DOUBLE_IDS.defaultUser}   # opens the app's Home tab
+  curl -s '${url}/console/views?user=${SLACK_DOUBLE_IDS.defaultUser}'      # the Home tab the app published
 
 Defaults: user ${SLACK_DOUBLE_IDS.defaultUser}, channel ${SLACK_DOUBLE_IDS.defaultChannel}.
 `;

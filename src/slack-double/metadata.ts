@@ -5,6 +5,8 @@
  * is not an object, does not fail it: Slack posts the message without the metadata and answers `ok: true`
  * with the warning `invalid_metadata_schema` — so a caller that dedupes by metadata must check `warning`.
  */
+
+import { parseJson } from '../core/json.js';
 import { type ApiBody, fail, isObj } from './api-common.js';
 
 export interface MessageMetadata {
@@ -35,12 +37,4 @@ export function metadataWarning(arg: MetadataArg): Record<string, unknown> {
   return arg.ok && arg.ignored
     ? { warning: SCHEMA_WARNING, response_metadata: { warnings: [SCHEMA_WARNING] } }
     : {};
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

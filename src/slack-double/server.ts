@@ -10,7 +10,10 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { type ApiBody, fail } from './api-common.js';
 import {
+  appHomeOpenedEvent,
   DELIVERY_TIMEOUT_MS,
+  type EventCallbackFields,
+  eventCallbackPayload,
   interactionBody,
   type SendExtras,
   type SendResult,
@@ -19,7 +22,15 @@ import {
   sendSlashCommand,
   slashCommandPayload,
 } from './client.js';
-import { type ConsoleHost, consoleClick, consoleCommand, consoleHowto, consoleMessages } from './console.js';
+import {
+  type ConsoleHost,
+  consoleClick,
+  consoleCommand,
+  consoleHomeOpened,
+  consoleHowto,
+  consoleMessages,
+  consoleViews,
+} from './console.js';
 import { type Fault, FaultInjector } from './faults.js';
 import { BadRequest, parseParams, readBody, sendJson, sendText } from './http-io.js';
 import { type HttpAnswer, type ResponseOrigin, ResponseUrls } from './response-urls.js';
@@ -34,7 +45,7 @@ import {
   SlackStore,
   type WaitForOptions,
 } from './store.js';
-import { WEB_API_METHODS } from './web-api.js';
+import { viewJson, WEB_API_METHODS } from './web-api.js';
 
 export interface SlackDoubleOptions {
   /** Default 0: a free port. */
@@ -157,6 +168,33 @@ export class SlackDouble implements ConsoleHost {
     });
   }
 
+  /**
+   * Delivers an Events API event (`event_callback`) as Slack does: an `events_api` envelope over Socket Mode
+   * when the app has a connection, else a signed JSON POST.
+   */
+  async sendEvent(fields: EventCallbackFields, o: DeliveryOptions = {}): Promise<SendResult> {
+    const { url, ...extras } = o;
+    const payload = eventCallbackPayload(fields);
+    if (this.#sockets.connected)
+      return this.#sockets.deliver('events_api', payload, { timeoutMs: DELIVERY_TIMEOUT_MS, ...extras });
+    return sendSigned(this.#deliveryUrl(url), JSON.stringify(payload), {
+      ...extras,
+      secret: this.signingSecret,
+      contentType: 'application/json',
+    });
+  }
+
+  /** `user` opens the app's Home tab: `app_home_opened`, with the Home view Slack holds for them if any. */
+  async openHome(user: string, o: DeliveryOptions & { tab?: 'home' | 'messages' } = {}): Promise<SendResult> {
+    const { tab, ...delivery } = o;
+    const home = this.store.views().find((v) => v.userId === user && v.view['type'] === 'home');
+    const event = appHomeOpenedEvent(user, {
+      ...(tab ? { tab } : {}),
+      ...(home ? { view: viewJson(home) } : {}),
+    });
+    return this.sendEvent({ event }, delivery);
+  }
+
   #deliveryUrl(url: string | undefined): string {
     const target = url ?? this.#botUrl;
     if (!target) throw new Error('slack double: no bot URL and no Socket Mode connection to deliver to');
@@ -248,6 +286,10 @@ export class SlackDouble implements ConsoleHost {
     if (req.method === 'POST' && path === '/console/command')
       return reply(await consoleCommand(this, params));
     if (req.method === 'POST' && path === '/console/click') return reply(await consoleClick(this, params));
+    if (req.method === 'POST' && path === '/console/home')
+      return reply(await consoleHomeOpened(this, params));
+    if (req.method === 'GET' && path === '/console/views')
+      return reply(consoleViews(this.store, url.searchParams.get('user') ?? undefined));
     if (req.method === 'GET' && path === '/console/messages') {
       return reply(consoleMessages(this.store, url.searchParams.get('channel') ?? undefined));
     }

@@ -1,7 +1,7 @@
 /**
  * Socket Mode, Slack's side. `apps.connections.open` (app-level token) hands out a single-use
  * `ws://<double>/link/?ticket=…&app_id=…` URL on the double's own port; a connection to it gets Slack's
- * `hello`; commands and interactions then reach the app as envelopes `{envelope_id, type, payload,
+ * `hello`; commands, interactions and events then reach the app as envelopes `{envelope_id, type, payload,
  * accepts_response_payload}` instead of signed HTTP POSTs, and the app's `{envelope_id, payload}` reply is
  * the ack: its payload is what an HTTP app answers in the response body. With several connections open,
  * envelopes take turns between them.
@@ -16,7 +16,7 @@ import { ACK_TIMEOUT_MS, type SendResult } from './client.js';
 import type { RecordedConnection, SlackStore } from './store.js';
 import { SLACK_DOUBLE_IDS } from './workspace.js';
 
-export type EnvelopeType = 'slash_commands' | 'interactive';
+export type EnvelopeType = 'slash_commands' | 'interactive' | 'events_api';
 
 /** Interactions whose ack may carry a body (`response_action`, options); a block_actions ack cannot. */
 const RESPONSE_PAYLOAD_INTERACTIONS = new Set(['view_submission', 'block_suggestion']);

@@ -20,7 +20,8 @@ import { metadataWarning, readMetadata } from './metadata.js';
 import type { RecordedView } from './store.js';
 import { channelName, SLACK_DOUBLE_IDS as IDS, userName } from './workspace.js';
 
-function viewJson(v: RecordedView): Record<string, unknown> {
+/** A view as the Web API answers it (and as Slack puts it in events and interactions). */
+export function viewJson(v: RecordedView): Record<string, unknown> {
   return {
     private_metadata: '',
     callback_id: '',

@@ -35,6 +35,11 @@ export function channelName(channelId: string): string {
   return KNOWN_CHANNELS[channelId] ?? `channel-${channelId.toLowerCase()}`;
 }
 
+/** Shaped like Slack's event ids: "Ev08MFMKH6J7". */
+export function newEventId(): string {
+  return `Ev${randomBytes(5).toString('hex').toUpperCase()}`;
+}
+
 /** Shaped like Slack's trigger ids: "13345224609.738474920.8088930838d88f008e0". */
 export function newTriggerId(): string {
   return `${randomInt(1e9, 1e10)}.${randomInt(1e8, 1e9)}.${randomBytes(16).toString('hex')}`;

@@ -12,6 +12,7 @@ import { motdPlugin } from '../../examples/plugins/motd/index.js';
 import type { Config } from '../../src/config.js';
 import { createRegistry } from '../../src/core/registry.js';
 import { AppError, ErrorCode } from '../../src/errors.js';
+import type { MonitorBoard } from '../../src/monitor/board.js';
 import { builtinPlugins } from '../../src/plugins/index.js';
 import { createServices } from '../../src/services.js';
 import type { SshPool } from '../../src/ssh/index.js';
@@ -185,6 +186,7 @@ describe('the API for dependants', () => {
       const services = createRegistry([...builtinPlugins, motdPlugin]).services({
         config,
         log: quietLog,
+        board: {} as MonitorBoard, // motd never reads the monitor's board
         ...base,
       });
       const host1 = config.inventory.hosts.find((h) => h.name === 'host1')!;

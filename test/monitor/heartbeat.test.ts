@@ -6,80 +6,35 @@
  * - a Host that comes back and fails again before it is resolved stays one incident (one thread);
  * - however many replicas run, each event is posted once (one leader decides and posts).
  */
-import { WebClient } from '@slack/web-api';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type Config, loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
-import { type Monitor, startMonitor } from '../../src/monitor/monitor.js';
-import { createServices, type Services } from '../../src/services.js';
-import { type RecordedMessage, type SlackDouble, startSlackDouble } from '../../src/slack-double/index.js';
-import { failHost, healHost, type TestbedInfo, testbedDown, testbedUp } from '../../src/testbed/index.js';
-import { inventoryVariant, quietLog } from '../registration/helpers.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Monitor } from '../../src/monitor/monitor.js';
+import type { RecordedMessage, SlackDouble } from '../../src/slack-double/index.js';
+import { failHost, healHost } from '../../src/testbed/index.js';
+import { quietLog } from '../registration/helpers.js';
 import { poll } from '../support/poll.js';
+import { type MonitorBed, monitorBed } from './helpers.js';
 
 const NAME = 'mon-hb';
 const ALERTS = 'C0ALERTS1';
-const log = createLogger({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
 
-let tb: TestbedInfo;
-let config: Config;
 let double: SlackDouble;
-let redis: Redis;
-let services: Services;
-const monitors: Monitor[] = [];
-const connections: Redis[] = [];
+let monitors: Monitor[] = [];
+
+let bed: MonitorBed;
 
 beforeAll(async () => {
-  tb = await testbedUp({ name: NAME, hosts: 4, log: quietLog });
-  const inventory = inventoryVariant(tb, 'inventory-monitor.yaml', (doc) => {
-    doc.jobs = { ...doc.jobs, prefix: `mon-hb-${process.pid}` };
-    doc['monitor'] = { recoverAfterMs: 2000, flapWindowMs: 600_000 };
+  bed = await monitorBed({
+    name: NAME,
+    hosts: 4,
+    replicas: 2,
+    rejectRateLimited: false,
+    settings: { recoverAfterMs: 2000, flapWindowMs: 600_000 },
   });
-  const botToken = 'xoxb-monitor-test';
-  double = await startSlackDouble({ botToken });
-  config = loadConfig({
-    FLEXVDI_CONFIG: inventory,
-    REDIS_URL: inject('redisUrl'),
-    SLACK_BOT_TOKEN: botToken,
-    SLACK_SIGNING_SECRET: 'unused',
-    SLACK_API_URL: double.apiUrl,
-  });
-  redis = new Redis(inject('redisUrl'));
-  services = createServices(config, log);
-  for (let i = 0; i < 2; i++) {
-    const slack = new WebClient(botToken, { slackApiUrl: double.apiUrl, retryConfig: { retries: 0 } });
-    monitors.push(
-      await startMonitor({
-        config,
-        redis: new Redis(inject('redisUrl')),
-        slack,
-        manager: services.manager,
-        log,
-      }),
-    );
-  }
-  await poll(
-    'every Host healthy',
-    () => tb.hosts.every((h) => monitors.every((m) => m.health(h.name)?.state === 'healthy')),
-    { timeoutMs: 30_000 },
-  );
+  double = bed.double;
+  monitors = bed.monitors;
 }, 180_000);
 
-afterAll(async () => {
-  try {
-    for (const m of monitors) await m.stop();
-    await services?.ssh.close();
-    if (config && redis) {
-      const keys = await redis.keys(`${config.inventory.jobs.prefix}:*`);
-      if (keys.length) await redis.del(...keys);
-    }
-    for (const c of [redis, ...connections]) c?.disconnect();
-    await double?.close();
-  } finally {
-    if (tb) await testbedDown({ name: NAME, log: quietLog });
-  }
-}, 120_000);
+afterAll(() => bed?.stop(), 120_000);
 
 /** Top-level messages in the alert channel (the incidents' parents), and a thread's replies. */
 const parents = (): RecordedMessage[] => double.messages(ALERTS);

@@ -14,6 +14,7 @@ import { Poster } from '../../src/monitor/poster.js';
 import { type SlackDouble, startSlackDouble } from '../../src/slack-double/index.js';
 import { tempDir } from '../manager/helpers.js';
 import { writeInventory } from '../support/harness.js';
+import { incidentFixture } from '../support/incident.js';
 
 const ALERTS = 'C0ALERTS1';
 const log = createLogger({ level: 'silent' });
@@ -60,20 +61,15 @@ async function leader(id = 'replica-a', clock = { now: Date.now() }) {
   return { keys, store, poster: new Poster({ config, store, slack, log, now: () => clock.now }), slack };
 }
 
-const incident = (host: string, over: Partial<Incident> = {}): Omit<Incident, 'version'> => ({
-  id: `${host}-x${n}`,
-  host,
-  state: 'open',
-  phase: 'lost',
-  openedAt: Date.now(),
-  lostAt: Date.now(),
-  resolvedAt: null,
-  failing: ['heartbeat'],
-  flaps: 0,
-  channel: ALERTS,
-  threadTs: null,
-  ...over,
-});
+const incident = (host: string, over: Partial<Incident> = {}): Omit<Incident, 'version'> =>
+  incidentFixture({
+    id: `${host}-x${n}`,
+    host,
+    openedAt: Date.now(),
+    lostAt: Date.now(),
+    channel: ALERTS,
+    ...over,
+  });
 
 /** The first characters of the alert channel's messages posted after the first `before`. */
 const postedSince = (before: number) =>
@@ -85,7 +81,7 @@ const postedSince = (before: number) =>
 async function open(store: IncidentStore, host: string) {
   const next = incident(host);
   expect(
-    await store.transition(undefined, next, {
+    await store.transition(host, undefined, next, {
       kind: 'opened',
       host,
       incidentId: next.id,
@@ -100,7 +96,7 @@ async function resolve(store: IncidentStore, host: string) {
   const cur = (await store.incidents([host])).get(host)!;
   const next = { ...cur, state: 'resolved' as const, resolvedAt: Date.now() };
   expect(
-    await store.transition(cur, next, {
+    await store.transition(host, cur, next, {
       kind: 'resolved',
       host,
       incidentId: cur.id,
@@ -112,13 +108,18 @@ async function resolve(store: IncidentStore, host: string) {
 
 describe('poster', () => {
   it('posts the parent, then the resolution in its thread with the parent edited; the outbox ends empty', async () => {
-    const { store, poster } = await leader();
+    const clock = { now: Date.now() };
+    const { store, poster } = await leader('replica-a', clock);
     await open(store, 'host1');
     await poster.drain();
     const parent = double.messages(ALERTS).at(-1)!;
     expect(parent.text).toMatch(/^🔴 \*host1\*/);
     expect(await store.threadOf((await store.incidents(['host1'])).get('host1')!.id)).toBe(parent.ts);
     await resolve(store, 'host1');
+    // Within a second of the last post in the channel, drain leaves it for the next tick (no waiting).
+    await poster.drain();
+    expect(double.thread(ALERTS, parent.ts)).toEqual([]);
+    clock.now += 1000;
     await poster.drain();
     expect(double.thread(ALERTS, parent.ts).map((m) => m.text)).toEqual([
       expect.stringMatching(/^✅ Recovered at /),
@@ -164,11 +165,14 @@ describe('poster', () => {
   });
 
   it('an event Slack refuses for good goes to the dead list; the events behind it still go out', async () => {
-    const { keys, store, poster } = await leader();
+    const clock = { now: Date.now() };
+    const { keys, store, poster } = await leader('replica-a', clock);
     await open(store, 'host1');
     await open(store, 'host2');
     double.failNext('chat.postMessage', { error: 'not_in_channel' });
     const before = double.messages(ALERTS).length;
+    await poster.drain();
+    clock.now += 1000;
     await poster.drain();
     expect(postedSince(before)).toEqual(['🔴 *host2']);
     const dead = await redis.lrange(keys.dead, 0, -1);
@@ -196,6 +200,9 @@ describe('poster', () => {
     expect(double.messages(ALERTS)).toHaveLength(before);
     clock.now += 1000;
     await poster.drain();
+    expect(postedSince(before)).toEqual(['🔴 *host1']);
+    clock.now += 1000;
+    await poster.drain();
     expect(postedSince(before)).toEqual(['🔴 *host1', '🔴 *host2']);
     expect(await store.outboxLength()).toBe(0);
   });
@@ -206,7 +213,7 @@ describe('poster', () => {
     expect(await other.lead(5000)).toBe(false);
     const next = incident('host3');
     expect(
-      await other.transition(undefined, next, {
+      await other.transition('host3', undefined, next, {
         kind: 'opened',
         host: 'host3',
         incidentId: next.id,

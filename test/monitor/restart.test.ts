@@ -1,15 +1,20 @@
 /**
  * `flexvdi-chatops monitor` as real processes on a testbed: a monitor SIGKILLed in the middle of an incident
  * and a new one started continue the same thread — the recovery is a reply in it, the parent is edited to
- * resolved, and no reply appears twice. (A crash between a post and its dequeue: test/monitor/poster.test.ts.)
+ * resolved, and no reply appears twice; the alert says what the Host is (an OCFS2 node, read from another
+ * Host's cluster.conf) and when the cluster acts on its loss at the cluster's o2cb timeouts. (A crash between
+ * a post and its dequeue: test/monitor/poster.test.ts.)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { renderClusterConf } from '../../src/plugins/ocfs2/cluster-conf.js';
 import { type RecordedMessage, type SlackDouble, startSlackDouble } from '../../src/slack-double/index.js';
 import { failHost, healHost, type TestbedInfo, testbedDown, testbedUp } from '../../src/testbed/index.js';
+import { configOf, registerWithManager } from '../ocfs2/helpers.js';
 import { inventoryVariant, quietLog } from '../registration/helpers.js';
+import { onHost } from '../support/hosts.js';
 import { poll } from '../support/poll.js';
 import { exited } from '../support/workers.js';
 
@@ -29,6 +34,8 @@ beforeAll(async () => {
     doc.jobs = { ...doc.jobs, prefix: `mon-rs-${process.pid}` };
     doc['monitor'] = { recoverAfterMs: 2000, leaseMs: 3000 };
   });
+  // Both Hosts registered with the Manager (plugins read what a Host does from the registered ones).
+  await registerWithManager(NAME, configOf(inventory), ['host1', 'host2']);
   double = await startSlackDouble({ botToken: BOT_TOKEN });
   env = {
     ...process.env,
@@ -51,8 +58,8 @@ afterAll(async () => {
   if (tb) await testbedDown({ name: NAME, log: quietLog });
 });
 
-/** Starts a monitor process; resolves once it says it leads. */
-function monitorProcess(): Promise<ChildProcess> {
+/** Starts a monitor process; resolves once it says it leads (and, with `roles`, has read what Hosts do). */
+function monitorProcess(o: { roles?: boolean } = {}): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'monitor'], {
     cwd: ROOT,
     env,
@@ -63,7 +70,11 @@ function monitorProcess(): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('leading: deciding and posting')) resolve(child);
+      if (
+        out.includes('leading: deciding and posting') &&
+        (!o.roles || out.includes('read what each Host does'))
+      )
+        resolve(child);
     });
     child.stderr!.on('data', (d: Buffer) => {
       out += d.toString();
@@ -76,11 +87,31 @@ const parents = (): RecordedMessage[] => double.messages(ALERTS);
 const replies = (ts: string) => double.thread(ALERTS, ts).map((m) => m.text);
 
 it('a monitor killed mid-incident and restarted continues the same thread: one parent, one resolution', async () => {
-  const first = await monitorProcess();
+  // host2 is node 2 of an OCFS2 cluster (per host1's cluster.conf), whose disk heartbeat threshold is 16.
+  const conf = renderClusterConf({
+    name: 'flexvdi',
+    heartbeatMode: 'local',
+    nodes: tb.hosts.map((h, i) => ({ number: i + 1, name: h.name, ip: h.ip, port: 7777 })),
+    regions: [],
+  });
+  await onHost(NAME, 'host1', 'mkdir -p /etc/ocfs2 && printf %s "$1" > /etc/ocfs2/cluster.conf', [conf]);
+  await onHost(
+    NAME,
+    'host1',
+    'printf "O2CB_ENABLED=true\\nO2CB_HEARTBEAT_THRESHOLD=16\\n" > /etc/default/o2cb',
+  );
+  const first = await monitorProcess({ roles: true });
   await failHost({ name: NAME, host: 'host2', mode: 'link-down', log: quietLog });
   const parent = await poll('the alert thread', () => parents().find((m) => m.text.includes('host2')), {
     timeoutMs: 30_000,
   });
+  // The alert says what the Host is, and when the cluster acts on its loss at the cluster's timeouts.
+  const shown = JSON.stringify(parent.blocks);
+  expect(shown).toContain('node 2 (`host2`) of OCFS2 cluster `flexvdi`');
+  expect(shown).toMatch(
+    /o2net gives up its connections \(idle timeout 30 s\)[^"]* at ~\d\d:\d\d:\d\d UTC \(in \d+ s\)/,
+  );
+  expect(shown).toContain('its disk heartbeat is declared dead (threshold 16)');
   first.kill('SIGKILL');
   await exited(first);
   await healHost({ name: NAME, host: 'host2', log: quietLog });

@@ -10,6 +10,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
+import type { MonitorBoard } from '../../src/monitor/board.js';
 import { CLUSTER_CONF, renderClusterConf } from '../../src/plugins/ocfs2/cluster-conf.js';
 import { ocfs2Plugin } from '../../src/plugins/ocfs2/index.js';
 import { createServices } from '../../src/services.js';
@@ -176,7 +177,13 @@ describe('a replaced Host', () => {
     // what replace-host can ask the plugin
     const services = createServices(config, quietLog);
     try {
-      const ps = { ...services, config, log: quietLog, hostRoles: async () => [] };
+      const ps = {
+        ...services,
+        config,
+        log: quietLog,
+        board: {} as MonitorBoard, // the OCFS2 API never reads the monitor's board
+        hostRoles: async () => [],
+      };
       const signal = new AbortController().signal;
       expect(await ocfs2Plugin.api(ps).membership(h2, signal)).toEqual({
         cluster: CLUSTER,

@@ -16,8 +16,12 @@ export const TESTBED_GLOBS = [
   'test/registration/**/*.test.ts',
   'test/examples/**/*.test.ts',
   'test/e2e/doctor.test.ts',
+  'test/alerts/hosts.test.ts',
   'test/monitor/heartbeat.test.ts',
   'test/monitor/restart.test.ts',
+  'test/monitor/false-alarm.test.ts',
+  'test/monitor/incidents.test.ts',
+  'test/monitor/redis-outage.test.ts',
 ];
 export const ALL_GLOBS = ['test/**/*.test.ts'];
 

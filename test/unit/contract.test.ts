@@ -24,6 +24,7 @@ import { createRegistry } from '../../src/core/registry.js';
 import { Md, md } from '../../src/core/text.js';
 import { AppError } from '../../src/errors.js';
 import type { ManagerClient } from '../../src/manager/index.js';
+import type { MonitorBoard } from '../../src/monitor/board.js';
 import type { SshPool } from '../../src/ssh/index.js';
 
 // ------------------------------------------------------------------------------------------ fixtures
@@ -56,7 +57,13 @@ const log = {
   warn: (o: unknown) => void warnings.push(o),
   child: () => log,
 } as unknown as Logger;
-const base = () => ({ config, log, ssh: {} as SshPool, manager: {} as ManagerClient });
+const base = () => ({
+  config,
+  log,
+  ssh: {} as SshPool,
+  manager: {} as ManagerClient,
+  board: {} as MonitorBoard,
+});
 const services = (): PluginServices => createRegistry([]).services(base());
 
 const signal = new AbortController().signal;

@@ -4,28 +4,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { InventoryHost } from '../../src/config.js';
+import { md } from '../../src/core/text.js';
+import { ALERT_ACTIONS } from '../../src/monitor/board.js';
 import type { Incident, MonitorEvent } from '../../src/monitor/incidents.js';
 import { clock, duration, parentMessage, replyFor } from '../../src/monitor/messages.js';
 import { monitorSettingsSchema } from '../../src/monitor/settings.js';
+import { incidentFixture } from '../support/incident.js';
 
 const T = monitorSettingsSchema.parse({});
 const AT = Date.parse('2026-12-01T12:00:03Z');
 const host: InventoryHost = { name: 'host2', fqdn: 'host2.example.com', ip: '10.0.0.12', port: 22 };
-const inc = (over: Partial<Incident> = {}): Incident => ({
-  id: 'host2-abc',
-  host: 'host2',
-  state: 'open',
-  phase: 'lost',
-  openedAt: AT,
-  lostAt: AT,
-  resolvedAt: null,
-  failing: ['heartbeat'],
-  flaps: 0,
-  channel: 'C0ALERTS1',
-  threadTs: null,
-  version: 0,
-  ...over,
-});
+const inc = (over: Partial<Incident> = {}): Incident =>
+  incidentFixture({ openedAt: AT, lostAt: AT, ...over });
 const all = (m: { text: string; blocks: unknown[] }) => `${m.text}\n${JSON.stringify(m.blocks)}`;
 
 describe('monitor messages', () => {
@@ -99,6 +89,7 @@ describe('monitor messages', () => {
       incident: inc(over),
       manager: null,
       problem: null,
+      roles: [],
     });
     expect(replyFor(e('opened'), T)).toBeNull();
     expect(replyFor(e('resolved'), T)?.text).toBe('✅ Recovered at 12:01:10 UTC, after 1 min 7 s down.');
@@ -114,5 +105,122 @@ describe('monitor messages', () => {
     expect(replyFor(e('signals', { failing: ['sshd'] }), T)?.text).toMatch(
       /^Now failing at 12:01:10 UTC: sshd does not accept/,
     );
+  });
+
+  const buttonsOf = (m: { blocks: unknown[] }) =>
+    (m.blocks as { type: string; elements?: { action_id: string; value: string }[] }[])
+      .filter((b) => b.type === 'actions')
+      .flatMap((b) => b.elements ?? []);
+
+  it('an open Host incident has Acknowledge, Diagnose and Replace buttons; acknowledged: who, and no Acknowledge; resolved: none', () => {
+    const open = buttonsOf(parentMessage(inc(), host, null, null, T, AT));
+    expect(open.map((b) => b.action_id)).toEqual([
+      ALERT_ACTIONS.acknowledge,
+      ALERT_ACTIONS.diagnose,
+      ALERT_ACTIONS.replace,
+    ]);
+    expect(JSON.parse(open[0]!.value)).toEqual({ incident: 'host2-abc', host: 'host2' });
+    const acked = parentMessage(inc({ ack: { by: 'U0ADMIN1', at: AT + 1000 } }), host, null, null, T, AT);
+    expect(all(acked)).toContain('Acknowledged by <@U0ADMIN1> at 12:00:04 UTC');
+    expect(buttonsOf(acked).map((b) => b.action_id)).toEqual([ALERT_ACTIONS.diagnose, ALERT_ACTIONS.replace]);
+    expect(
+      buttonsOf(parentMessage(inc({ state: 'resolved', resolvedAt: AT }), host, null, null, T, AT)),
+    ).toEqual([]);
+  });
+
+  it('a storm: how many of how many, which, what to check first; only Acknowledge; over: who is still lost', () => {
+    const storm = inc({
+      kind: 'storm',
+      host: '*storm',
+      id: 'storm-1',
+      hosts: ['host1', 'host2'],
+      failing: [],
+    });
+    const m = parentMessage(storm, undefined, null, null, T, AT, 3);
+    expect(m.text).toBe('🔴 2 of 3 Hosts lost at once since 12:00:03 UTC: *host1*, *host2*');
+    expect(all(m)).toContain('the path between the monitor and the Hosts');
+    expect(buttonsOf(m).map((b) => b.action_id)).toEqual([ALERT_ACTIONS.acknowledge]);
+    const over = parentMessage(
+      { ...storm, state: 'resolved', resolvedAt: AT + 60_000, hosts: ['host1'] },
+      undefined,
+      null,
+      null,
+      T,
+      AT,
+      3,
+    );
+    expect(over.text).toBe('✅ Storm over at 12:01:03 UTC (began 12:00:03 UTC, 1 min)');
+    expect(all(over)).toContain('Still lost: *host1* — each has its own thread now.');
+  });
+
+  it('a maintenance window: until when, by whom, why (escaped); ended; the replies', () => {
+    const w = inc({
+      kind: 'maintenance',
+      id: 'host2-m-1',
+      failing: [],
+      maintenance: { id: 'w', by: 'U0ADMIN1', reason: '<!here> disk', until: AT + 1_800_000, endedBy: null },
+    });
+    const m = parentMessage(w, host, null, null, T, AT);
+    expect(m.text).toBe(
+      '🔧 *host2* (`host2.example.com`, 10.0.0.12) is in maintenance until 12:30:03 UTC (set by <@U0ADMIN1> — &lt;!here&gt; disk): its heartbeat alerts are muted until then',
+    );
+    const ev = (kind: MonitorEvent['kind'], i: Incident): MonitorEvent => ({
+      seq: 1,
+      kind,
+      host: 'host2',
+      incidentId: i.id,
+      at: AT + 60_000,
+      incident: i,
+      manager: null,
+      problem: null,
+      roles: [],
+    });
+    expect(replyFor(ev('changed', w), T)?.text).toBe(
+      'Maintenance window changed: now until 12:30:03 UTC — &lt;!here&gt; disk.',
+    );
+    expect(replyFor(ev('resolved', w), T)?.text).toBe(
+      'Maintenance over at 12:01:03 UTC: alerts for host2 are on again.',
+    );
+    const early = { ...w, maintenance: { ...w.maintenance!, endedBy: 'U0ADMIN2' } };
+    expect(replyFor(ev('resolved', early), T)?.text).toBe(
+      'Maintenance ended early by <@U0ADMIN2> at 12:01:03 UTC: alerts for host2 are on again.',
+    );
+  });
+
+  it('acknowledgement and reminder replies', () => {
+    const i = inc({ ack: { by: 'U0ADMIN1', at: AT + 5000 } });
+    const ev = (kind: MonitorEvent['kind']): MonitorEvent => ({
+      seq: 1,
+      kind,
+      host: 'host2',
+      incidentId: i.id,
+      at: AT + 1_800_000,
+      incident: i,
+      manager: null,
+      problem: null,
+      roles: [],
+    });
+    expect(replyFor(ev('acknowledged'), T)?.text).toBe(
+      '👀 Acknowledged by <@U0ADMIN1> at 12:00:08 UTC: no more reminders.',
+    );
+    expect(replyFor(ev('reminder'), T)?.text).toBe(
+      '⏰ Still lost after 30 min and nobody has acknowledged it.',
+    );
+  });
+
+  it('what the Host does, with when the cluster acts on its loss (clock time and time left)', () => {
+    const role = {
+      role: md`node 2 (\`host2\`) of OCFS2 cluster \`${'<!here>'}\``,
+      onLoss: [
+        { afterMs: 30_000, what: md`the other nodes evict it (o2net idle timeout)` },
+        { afterMs: 60_000, what: md`it fences itself if it still runs` },
+      ],
+    };
+    const m = parentMessage(inc(), host, null, null, T, AT + 10_000, 4, [role]);
+    expect(all(m)).toContain(
+      '• node 2 (`host2`) of OCFS2 cluster `&lt;!here&gt;`: the other nodes evict it (o2net idle timeout) at ~12:00:33 UTC (in 20 s); it fences itself if it still runs at ~12:01:03 UTC (in 50 s)',
+    );
+    const late = parentMessage(inc(), host, null, null, T, AT + 45_000, 4, [role]);
+    expect(all(late)).toContain('at ~12:00:33 UTC (passed)');
   });
 });

@@ -10,6 +10,7 @@ import { md } from '../../src/core/text.js';
 import { AppError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import type { HostInfo, HostSummary, ManagerClient } from '../../src/manager/index.js';
+import type { MonitorBoard } from '../../src/monitor/board.js';
 import { hostsCommand } from '../../src/plugins/registration/commands/hosts.js';
 import { registerHostCommand } from '../../src/plugins/registration/commands/register-host.js';
 import { replaceHostCommand } from '../../src/plugins/registration/commands/replace-host.js';
@@ -36,6 +37,7 @@ function services(
     log: createLogger({ level: 'silent' }),
     ssh: { ...more.ssh } as SshPool,
     manager: { listHosts, ...more.manager } as ManagerClient,
+    board: {} as MonitorBoard,
     hostRoles: async () => more.roles ?? [],
   };
 }

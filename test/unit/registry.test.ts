@@ -39,12 +39,16 @@ describe('registry', () => {
   it('registers every shipped command, each with a summary, examples and safe access', () => {
     const r = createRegistry(builtinPlugins);
     expect(r.commands.map((c) => c.id).sort()).toEqual([
+      'alerts',
+      'diagnose',
       'hosts',
+      'maintenance',
       'ocfs2 first-node',
       'ocfs2 join',
       'ocfs2 status',
       'register-host',
       'replace-host',
+      'status',
       'storage status',
     ]);
     for (const c of r.commands) {

@@ -4,6 +4,7 @@
  * replace-host learns the same through the plugin's `hostRoles`; none of them reads cluster.conf itself.
  */
 import type { InventoryHost } from '../../config.js';
+import type { Md } from '../../core/text.js';
 import type { ClusterNode } from './cluster-conf.js';
 
 export interface Ocfs2Membership {
@@ -17,7 +18,35 @@ export interface Ocfs2Membership {
   rejoin: string;
 }
 
+/** One inventory Host in the cluster, as `ocfs2 status` judges it. */
+export interface Ocfs2HostOverview {
+  host: string;
+  /** Whether its OCFS2 state could be read (`error` says why not). */
+  reachable: boolean;
+  error: string | null;
+  /** The node it is in the first node's cluster.conf, or null (not a node, or no cluster). */
+  node: { number: number; name: string } | null;
+  /** The cluster o2cb has online on it (null: offline, or not read). */
+  online: string | null;
+  /** What `ocfs2 status` calls drift on this Host, one sentence each (empty: in sync). */
+  drift: Md[];
+}
+
+export interface Ocfs2Overview {
+  /** The cluster's name (the first node's cluster.conf), or null when no Host has one. */
+  cluster: string | null;
+  /** The Host whose cluster.conf is the reference. */
+  firstNode: string | null;
+  /** Every inventory Host, in inventory order. */
+  hosts: Ocfs2HostOverview[];
+}
+
 export interface Ocfs2Api {
+  /**
+   * Every inventory Host's OCFS2 membership, o2cb state and drift, read over SSH in parallel with the same
+   * rules as `/flexvdi ocfs2 status`; a Host that does not answer is in the list with `reachable: false`.
+   */
+  overview(signal: AbortSignal): Promise<Ocfs2Overview>;
   /**
    * Whether `host` is (or was: it may be gone) a node, read from the cluster.conf of the first other
    * registered Host that has one (the file is byte-identical on every node). Null when it is not listed or

@@ -6,6 +6,7 @@ import { isIP, isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { type Config, hostnameRe, type InventoryHost } from '../../config.js';
 import { findHost } from '../../core/plugin.js';
+import { closeHostNames } from '../../core/suggest.js';
 
 const IPV4_ONLY = 'must be an IPv4 address (flexVDI needs IPv4; IPv6 is not supported)';
 
@@ -50,12 +51,14 @@ export function resolveHost(config: Config, host: string, ip?: string): Resolved
         reason: `${ip} belongs to *${byIp.name}* (\`${byIp.fqdn}\`) in the inventory, not to \`${host}\`.`,
       };
     }
+    const close = closeHostNames(host, inv.hosts).map((n) => `\`${n}\``);
     return {
       ok: false,
       reason:
-        `\`${host}\`${ip ? ` (${ip})` : ''} is not in the inventory. The inventory is the list of Hosts this ` +
-        `bot manages: add the Host (name, fqdn, ip) to ${where}, restart the workers so they read it, ` +
-        'then run the command again.',
+        `\`${host}\`${ip ? ` (${ip})` : ''} is not in the inventory.` +
+        (close.length ? ` Did you mean ${close.join(' or ')}?` : '') +
+        ' The inventory is the list of Hosts this bot manages: add the Host (name, fqdn, ip) to ' +
+        `${where}, restart the workers so they read it, then run the command again.`,
     };
   }
   if (ip && byHost.ip !== ip) {

@@ -9,13 +9,14 @@
  */
 import { z } from 'zod';
 import type { InventoryHost } from '../../../config.js';
-import { NO_PINS, type Section, type StepContext } from '../../../core/plugin.js';
+import { NO_PINS, type PluginServices, type Section, type StepContext } from '../../../core/plugin.js';
 import { joinMd, type Md, md, prose } from '../../../core/text.js';
 import { fanout } from '../../../ssh/index.js';
+import type { Ocfs2Overview } from '../api.js';
 import { type ClusterModel, modelOf, nodeForHostname, sha256 } from '../cluster-conf.js';
 import { command, type Ocfs2Deps, step } from '../define.js';
 import { type HostOcfs2, hostOcfs2Schema, inspectNode } from '../host-ops.js';
-import { rejoinCommandFor } from '../membership.js';
+import { nodeOfHost, rejoinCommandFor } from '../membership.js';
 import {
   describeTimeouts,
   type O2cbTimeouts,
@@ -123,6 +124,60 @@ export function statusLines(
   return { lines, drift };
 }
 
+/**
+ * Every inventory Host's OCFS2 state, read in parallel (an unreachable Host is reported, not thrown). `onHost`
+ * hears each Host start, finish or fail (the status step shows it as progress).
+ */
+export async function readStatuses(
+  services: Pick<PluginServices, 'config' | 'ssh'>,
+  registration: Ocfs2Deps['registration'],
+  signal: AbortSignal,
+  onHost: (host: string, state: 'running' | 'ok' | 'failed', detail?: string) => void = () => {},
+): Promise<HostStatus[]> {
+  const { config, ssh } = services;
+  const results = await fanout(
+    config.inventory.hosts,
+    async (h) => {
+      onHost(h.name, 'running');
+      const s = await inspectNode(registration, ssh, h, signal);
+      onHost(h.name, 'ok');
+      return s;
+    },
+    { concurrency: config.inventory.ssh.concurrency, signal },
+  );
+  return results.map((r) => {
+    if (r.ok) return { host: r.target.name, reachable: true, state: r.value };
+    onHost(r.target.name, 'failed', r.error.code);
+    return { host: r.target.name, reachable: false, error: r.error.userMessage };
+  });
+}
+
+/**
+ * The cluster as `ocfs2 status` judges it, per inventory Host: the node it is in the first node's
+ * cluster.conf (matched as replace-host matches it: FQDN, first label or inventory name), o2cb's state and the
+ * drift `ocfs2 status` calls out. For dependants (the monitor's `status`), through the plugin's API.
+ */
+export function overviewOf(hosts: readonly InventoryHost[], seen: readonly HostStatus[]): Ocfs2Overview {
+  const ref = referenceOf(seen);
+  const { drift } = statusLines(hosts, seen, ref);
+  return {
+    cluster: ref?.cluster.name ?? null,
+    firstNode: ref?.host ?? null,
+    hosts: hosts.map((h) => {
+      const s = seen.find((x) => x.host === h.name);
+      const node = ref ? (nodeOfHost(ref.cluster, h) ?? null) : null;
+      return {
+        host: h.name,
+        reachable: s?.reachable ?? false,
+        error: s && !s.reachable ? s.error : s ? null : 'not read',
+        node: node && { number: node.number, name: node.name },
+        online: s?.reachable ? s.state.online : null,
+        drift: drift.filter((d) => d.host === h.name).map((d) => d.problem),
+      };
+    }),
+  };
+}
+
 const args = z.object({}).strict();
 type Ctx = StepContext<z.output<typeof args>, null, Ocfs2Deps>;
 
@@ -131,24 +186,12 @@ const read = step({
   title: 'Read cluster.conf, o2cb settings and o2cb state on every Host',
   output: z.array(hostStatusSchema),
   run: async (ctx: Ctx): Promise<HostStatus[]> => {
-    const { config, ssh } = ctx.services;
-    const results = await fanout(
-      config.inventory.hosts,
-      async (h) => {
-        ctx.progress.host(h.name, 'running');
-        const s = await inspectNode(ctx.deps.registration, ssh, h, ctx.signal);
-        ctx.progress.host(h.name, 'ok');
-        return s;
-      },
-      { concurrency: config.inventory.ssh.concurrency, signal: ctx.signal },
+    const seen = await readStatuses(ctx.services, ctx.deps.registration, ctx.signal, (h, state, detail) =>
+      ctx.progress.host(h, state, detail),
     );
-    const unreachable = results.filter((r) => !r.ok).map((r) => r.target.name);
+    const unreachable = seen.filter((r) => !r.reachable).map((r) => r.host);
     if (unreachable.length) ctx.finding(`could not read ${unreachable.join(', ')}`);
-    return results.map((r) => {
-      if (r.ok) return { host: r.target.name, reachable: true, state: r.value };
-      ctx.progress.host(r.target.name, 'failed', r.error.code);
-      return { host: r.target.name, reachable: false, error: r.error.userMessage };
-    });
+    return seen;
   },
 });
 

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { defineCommand, NO_PINS, type NoDeps, type Step } from '../../../core/plugin.js';
-import { type Md, md, mdSchema, prose } from '../../../core/text.js';
+import { type Md, md, mdSchema, plural, prose } from '../../../core/text.js';
 import { asAppError } from '../../../errors.js';
 import { hostStatuses } from '../../../manager/index.js';
 import { targetOf } from '../../../services.js';
@@ -106,8 +106,6 @@ const keysStep = hostsStep({
     return { checked: true, hosts };
   },
 });
-
-const plural = (n: number, what: string): Md => md`${n} ${what}${n === 1 ? '' : 's'}`;
 
 export const hostsCommand = defineCommand<Args, null>({
   id: 'hosts',
