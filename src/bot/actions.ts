@@ -13,6 +13,7 @@ import { deterministicId, enqueue } from '../jobs/queue.js';
 import { isRedisUnavailableError } from '../jobs/redis.js';
 import { isAdmin } from './auth.js';
 import type { BotContext } from './context.js';
+import { alreadyUsed, onlyRequesterOrAdmin } from './plan-notices.js';
 
 export const runJobIdFor = (confirmId: string) => deterministicId('j', 'confirm', confirmId);
 
@@ -78,7 +79,7 @@ export async function handleButton(
       detail: `${outcome} click by non-requester`,
     });
     await say(
-      `Only ${pending ? `<@${pending.requester}> (who asked) or ` : ''}a flexVDI admin can ${outcome === 'confirmed' ? 'confirm' : 'cancel'} this plan.`,
+      onlyRequesterOrAdmin(pending?.requester, outcome === 'confirmed' ? 'confirm' : 'cancel').mrkdwn,
     );
     return;
   }
@@ -96,13 +97,7 @@ export async function handleButton(
     return unavailable(err);
   }
   if (claim.kind === 'used') {
-    await say(
-      claim.outcome === 'confirmed'
-        ? `Already confirmed by <@${claim.by}>: job \`${claim.jobId}\`. \`/flexvdi job ${claim.jobId}\` shows it.`
-        : claim.outcome === 'edited'
-          ? `This plan was replaced by an edited one (by <@${claim.by}>); nothing was run. Use the buttons on the new plan message.`
-          : `This plan was already cancelled by <@${claim.by}>.`,
-    );
+    await say(alreadyUsed(claim).mrkdwn);
     return;
   }
   if (claim.kind === 'expired' || claim.kind === 'unknown') {

@@ -15,7 +15,7 @@
 import type { BlockAction, ButtonAction, RespondFn } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import { hostnameRe } from '../config.js';
-import { md } from '../core/text.js';
+import { md, mention } from '../core/text.js';
 import { asAppError } from '../errors.js';
 import { deterministicId } from '../jobs/queue.js';
 import { type AlertButtonValue, parseAlertButtonValue, STORM } from '../monitor/board.js';
@@ -115,7 +115,7 @@ export async function handleAcknowledge(
     outcome: 'noop',
     detail: `already acknowledged by ${r.ack.by}`,
   });
-  return c.say(`Already acknowledged by <@${r.ack.by}> at ${clock(r.ack.at, now)}.`);
+  return c.say(md`Already acknowledged by ${mention(r.ack.by)} at ${clock(r.ack.at, now)}.`.mrkdwn);
 }
 
 // ------------------------------------------------------------------------------- Diagnose, Replace host…

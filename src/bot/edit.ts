@@ -26,6 +26,7 @@ import { slackErrorOf } from '../slack/updater.js';
 import { showPlanState } from './actions.js';
 import { authorize, isAdmin } from './auth.js';
 import type { BotContext } from './context.js';
+import { onlyRequesterOrAdmin } from './plan-notices.js';
 
 export const EDIT_CALLBACK = 'flexvdi_edit_plan';
 const MAX_TEXT = jobEnvelopeSchema.shape.text.maxLength ?? 2000;
@@ -54,9 +55,7 @@ export async function handleEditClick(
       'This plan is no longer pending (confirmed, cancelled, edited or expired). Run the command again.',
     ));
   if (pending.requester !== user && !isAdmin(ctx.config, user))
-    return void (await say(
-      `Only <@${pending.requester}> (who asked) or a flexVDI admin can edit this plan.`,
-    ));
+    return void (await say(onlyRequesterOrAdmin(pending.requester, 'edit').mrkdwn));
   if (body.message?.ts && body.message.ts !== pending.messageTs)
     return void (await say(
       'This button belongs to an older copy of the plan. Use the current plan message.',
@@ -141,7 +140,7 @@ export async function handleEditSubmission(
       'This plan is no longer pending (confirmed, cancelled, edited or expired). Close this and run the command again.',
     );
   if (pending.requester !== user && !isAdmin(ctx.config, user))
-    return problem(`Only <@${pending.requester}> (who asked) or a flexVDI admin can edit this plan.`);
+    return problem(onlyRequesterOrAdmin(pending.requester, 'edit').mrkdwn);
   const refusal = authorize(ctx.config, spec.access, spec.mutates, user, pending.channel);
   if (refusal) return problem(refusal.userMessage);
 
