@@ -1,9 +1,9 @@
 /**
- * Files every Host of a testbed shares, made once per `up`: the shared disk images (sparse), the device
- * nodes the Hosts' /dev folders link to, the testbed-wide emulation folder, and the small wrappers
+ * Files every Host of a testbed shares, made once per `up`: the shared disk images (sparse, each attached to
+ * a loop device), the device nodes the Hosts' /dev folders link to (the disks' among them), the testbed-wide emulation folder, and the small wrappers
  * bind-mounted over the kernel-bound tools on each Host.
  */
-import { closeSync, ftruncateSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../errors.js';
 import { TestbedErrorCode } from './errors.js';
@@ -19,6 +19,7 @@ const WRAPPERS = {
   mount: 'mount.sh',
   'mount.ocfs2': 'mount-ocfs2.sh',
   umount: 'umount.sh',
+  findmnt: 'findmnt.sh',
   'o2cb.init': 'o2cb-init.sh',
 } as const;
 
@@ -59,7 +60,7 @@ export function writeCommonFiles(t: TestbedLayout, disks: number, diskBytes: num
 
   mkdirSync(t.files.disks, { recursive: true });
   for (let i = 0; i < disks; i++) {
-    const p = diskPaths(t.files, i);
+    const p = diskPaths(t, i);
     const fd = openSync(p.image, 'w', 0o600);
     ftruncateSync(fd, diskBytes);
     closeSync(fd);
@@ -80,4 +81,41 @@ export async function writeDeviceSkeleton(t: TestbedLayout): Promise<void> {
     skel,
     ...DEVICE_NODES,
   ]);
+}
+
+/**
+ * Attaches each disk image to a loop device (`losetup -f --show`) and puts a block device node with its
+ * major:minor in the device skeleton as `sd<b+i>`, which every Host links at /dev/sd<b+i>: the Hosts see a
+ * real block device (blockdev, sysfs, O_DIRECT), one for all of them. `detachDisks` undoes it.
+ */
+export async function attachDisks(t: TestbedLayout, disks: number): Promise<void> {
+  const skel = path.join(t.stateDir, 'devskel');
+  for (let i = 0; i < disks; i++) {
+    const p = diskPaths(t, i);
+    await runOk('bash', [
+      '-c',
+      'l=$(losetup -f --show "$1") && set -- "$2" $(stat -c "%t %T" "$l") && mknod -m 660 "$1" b $((0x$2)) $((0x$3))',
+      'attach',
+      p.image,
+      path.join(skel, path.basename(p.dev)),
+    ]);
+  }
+}
+
+/** The loop devices backed by the disk images in `disksDir`, detached (none left after `down`). */
+export async function detachDisks(disksDir: string): Promise<void> {
+  let images: string[];
+  try {
+    images = readdirSync(disksDir).filter((f) => f.endsWith('.img'));
+  } catch {
+    return;
+  }
+  for (const f of images) {
+    await runOk('bash', [
+      '-c',
+      'losetup -j "$1" -O NAME -n | while read -r l; do losetup -d "$l"; done',
+      'detach',
+      path.join(disksDir, f),
+    ]);
+  }
 }

@@ -1,12 +1,13 @@
 /**
  * `testbed down`: removes everything a testbed made — processes (by cgroup, fault helpers first, then by
- * network namespace), the cgroups (freezer and cpu), namespaces, links, the registry claim and the state
- * folder (keys, inventory, disk images). Works from the name alone, so it also sweeps what a crashed `up` left
+ * network namespace), the cgroups (freezer and cpu), namespaces, links, the registry claim, the disks' loop
+ * devices and the state folder (keys, inventory, disk images). Works from the name alone, so it also sweeps what a crashed `up` left
  * behind, and checks that nothing is left.
  */
 import { readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { AppError } from '../errors.js';
 import { cgroupTreeExists, removeCgroupTree } from './cgroup.js';
+import { detachDisks } from './common-files.js';
 import { resolveRef, type TestbedRef } from './context.js';
 import { TestbedErrorCode } from './errors.js';
 import { sleep } from './exec.js';
@@ -79,6 +80,7 @@ export async function testbedDown(ref: TestbedRef): Promise<TestbedDownResult> {
   await killNetnsProcesses(before.netns);
   await removeTestbedNetwork(tag);
   releaseRegistry(name);
+  await detachDisks(probe.files.disks);
   rmSync(stateDir, { recursive: true, force: true });
 
   const after = await findTestbedNetwork(tag);

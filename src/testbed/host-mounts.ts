@@ -8,7 +8,8 @@
  *   /var/lib/flexvdi-testbed             the testbed-wide OCFS2 emulation folder (shared by all Hosts)
  *   /dev                                 per-Host folder: device nodes (hard links of nodes made once per
  *                                        testbed), own devpts and /dev/shm, the shared disks at /dev/sd*
- *                                        with udev-style /dev/disk/by-id links
+ *                                        (block device nodes of their loop devices) with udev-style
+ *                                        /dev/disk/by-id links
  *   /usr                                 read-only; the kernel-bound tools replaced by the emulations, the
  *                                        real ones reachable under /run/flexvdi-testbed/usr.real
  */
@@ -26,13 +27,14 @@ export const COVERED_TOOLS = {
   o2cb: '/usr/sbin/o2cb',
   'mount.ocfs2': '/usr/sbin/mount.ocfs2',
   umount: '/usr/bin/umount',
+  findmnt: '/usr/bin/findmnt',
   // Last: from here on `mount` on the Host is the wrapper.
   mount: '/usr/bin/mount',
 } as const;
 
 const esc = (p: string) => p.replace(/\\/g, '\\134').replace(/ /g, '\\040').replace(/\t/g, '\\011');
 
-export function fstabText(t: TestbedLayout, h: HostLayout, disks: number): string {
+export function fstabText(t: TestbedLayout, h: HostLayout): string {
   const H = (...p: string[]) => esc(path.join(h.dir, ...p));
   const bind = (src: string, dst: string, opts = 'bind') => `${src} ${dst} none ${opts} 0 0`;
   const lines = [
@@ -48,9 +50,6 @@ export function fstabText(t: TestbedLayout, h: HostLayout, disks: number): strin
     bind(H('dev'), '/dev'),
     'devpts /dev/pts devpts newinstance,ptmxmode=0666,mode=0620,gid=5 0 0',
     'shm /dev/shm tmpfs mode=1777,nosuid,nodev 0 0',
-    ...Array.from({ length: disks }, (_, i) =>
-      bind(esc(diskPaths(t.files, i).image), diskPaths(t.files, i).dev),
-    ),
     bind('/usr', '/run/flexvdi-testbed/usr.real', 'bind,ro'),
     bind('/usr', '/usr', 'bind,ro'),
     ...Object.entries(COVERED_TOOLS).map(([tool, real]) => bind(esc(path.join(t.files.bin, tool)), real)),
@@ -80,12 +79,14 @@ export function writeHostMountDirs(t: TestbedLayout, h: HostLayout, disks: numbe
     symlinkSync(`/proc/self/fd/${fd}`, d('dev', name));
   });
   for (let i = 0; i < disks; i++) {
-    const p = diskPaths(t.files, i);
+    const p = diskPaths(t, i);
     const dev = path.basename(p.dev);
-    writeFileSync(d('dev', dev), '', { mode: 0o660 });
-    symlinkSync(`../../${dev}`, d('dev', 'disk', 'by-id', path.basename(p.byId)));
+    // the block device node attachDisks made for the disk's loop device
+    linkSync(path.join(skel, dev), d('dev', dev));
+    for (const id of [p.byId, p.wwn])
+      symlinkSync(`../../${dev}`, d('dev', 'disk', 'by-id', path.basename(id)));
   }
-  writeFileSync(d('fstab'), fstabText(t, h, disks));
+  writeFileSync(d('fstab'), fstabText(t, h));
 }
 
 /** Hides this machine's own SSH host keys (all but the Host's ed25519 one) with overlay whiteouts. */

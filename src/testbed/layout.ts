@@ -132,12 +132,20 @@ export function layoutFor(name: string, stateDir: string, octet: number, hostCou
   };
 }
 
-/** Shared disk i as every Host sees it: a stable by-id path (a symlink to /dev/sd<b+i>, as udev makes). */
-export function diskPaths(files: TestbedFiles, i: number) {
+/**
+ * Shared disk i as every Host sees it: a sparse image attached to a loop device once per `up`, the Host's
+ * /dev/sd<b+i> a node with that loop device's major:minor, and two /dev/disk/by-id links to it as udev makes
+ * for a SAN LUN — `scsi-3<NAA>` and `wwn-0x<NAA>`, the same NAA-5 name (OUI 001405, the Linux SCSI target's,
+ * then the testbed's tag and the disk's index), so ids are stable per testbed name and differ between
+ * testbeds.
+ */
+export function diskPaths(t: Pick<TestbedLayout, 'tag' | 'files'>, i: number) {
   const dev = `sd${String.fromCharCode('b'.charCodeAt(0) + i)}`;
+  const naa = `5001405${t.tag.padStart(4, '0').slice(-4)}${i.toString(16).padStart(5, '0')}`;
   return {
-    image: path.join(files.disks, `shared${i}.img`),
+    image: path.join(t.files.disks, `shared${i}.img`),
     dev: `/dev/${dev}`,
-    byId: `/dev/disk/by-id/scsi-flexvdi-shared${i}`,
+    byId: `/dev/disk/by-id/scsi-3${naa}`,
+    wwn: `/dev/disk/by-id/wwn-0x${naa}`,
   };
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { AppError } from '../errors.js';
 import { cgroupDir, cgroupPids } from './cgroup.js';
-import { parseSize, writeCommonFiles, writeDeviceSkeleton } from './common-files.js';
+import { attachDisks, parseSize, writeCommonFiles, writeDeviceSkeleton } from './common-files.js';
 import { layoutOfState, resolveRef, type TestbedRef } from './context.js';
 import { testbedDown } from './down.js';
 import { TestbedErrorCode } from './errors.js';
@@ -64,6 +64,7 @@ const REQUIRED_TOOLS = [
   'curl',
   'modprobe',
   'flock',
+  'losetup',
 ];
 const HOST_START_CONCURRENCY = 8;
 
@@ -207,6 +208,7 @@ export async function testbedUp(opts: TestbedUpOptions): Promise<TestbedInfo> {
     ensureManagerCredentials(t);
     writeCommonFiles(t, options.disks, parseSize(options.diskSize));
     await writeDeviceSkeleton(t);
+    await attachDisks(t, options.disks);
     await createNetwork(t, t.hosts, true);
     await configureManagerNetns(t);
     const manager = startStandin(t, options.failThresholdMs);

@@ -14,6 +14,7 @@ export const TESTBED_GLOBS = [
   'test/testbed/**/*.test.ts',
   'test/ocfs2/**/*.test.ts',
   'test/registration/**/*.test.ts',
+  'test/storage/**/*.test.ts',
   'test/examples/**/*.test.ts',
   'test/e2e/doctor.test.ts',
   'test/alerts/hosts.test.ts',

@@ -118,6 +118,10 @@ export async function leftovers(name: string, stateDir: string): Promise<string[
   for (const line of mounts.split('\n')) {
     if (line.includes(stateDir) || line.includes(`/run/netns/fvtb-${tag}-`)) found.push(`mount ${line}`);
   }
+  // loop devices of its disk images (losetup -a: `/dev/loop3: []: (/path/shared0.img)`, `(deleted)` once gone)
+  for (const line of (await runCmd('losetup', ['-a'])).stdout.split('\n')) {
+    if (line.includes(`${stateDir}/`)) found.push(`loop device ${line}`);
+  }
   if (existsSync(`/run/flexvdi-testbed/${tag}.json`)) found.push('registry entry');
   if (existsSync(stateDir)) found.push(`state folder ${stateDir}`);
   return found;

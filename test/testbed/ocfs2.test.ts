@@ -10,9 +10,9 @@ import { layoutFor } from '../../src/testbed/layout.js';
 import { loadInventory, quietLog, ssh } from './helpers.js';
 
 const NAME = 'vt-ocfs2';
-const files = layoutFor(NAME, '/', 0, 0).files;
-const DISK = diskPaths(files, 0).byId;
-const OTHER_DISK = diskPaths(files, 1).byId;
+const layout = layoutFor(NAME, '/', 0, 0);
+const DISK = diskPaths(layout, 0).byId;
+const OTHER_DISK = diskPaths(layout, 1).byId;
 let tb: TestbedInfo;
 let inv: Inventory;
 
@@ -133,6 +133,16 @@ describe('emulated OCFS2 mounts', () => {
     expect(m2).toMatchObject({ code: 0 });
     expect(m2.stdout).toMatch(/^shared\n/);
     expect(m2.stdout).toMatch(new RegExp(`${DISK} on /mnt/vm type ocfs2 \\(_netdev,defaults\\)`));
+    // The mount table as a program reads it on a Host (findmnt, mount): type ocfs2 from the canonical device.
+    const table = await ssh(
+      inv,
+      'host2',
+      'findmnt -rn -o SOURCE,TARGET,FSTYPE,FS-OPTIONS /mnt/vm && mount | grep " on /mnt/vm "',
+    );
+    expect(table).toMatchObject({ code: 0 });
+    expect(table.stdout).toMatch(
+      /^\/dev\/sdb \/mnt\/vm ocfs2 rw\n\/dev\/sdb on \/mnt\/vm type ocfs2 \(rw[,)]/,
+    );
   });
 
   it('refuse a Host when every node slot is taken, and a volume of another cluster', async () => {

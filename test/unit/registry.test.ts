@@ -49,6 +49,7 @@ describe('registry', () => {
       'register-host',
       'replace-host',
       'status',
+      'storage devices',
       'storage status',
     ]);
     for (const c of r.commands) {

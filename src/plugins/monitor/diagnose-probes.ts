@@ -9,6 +9,7 @@
 import { connect } from 'node:net';
 import { z } from 'zod';
 import { type Md, md } from '../../core/text.js';
+import { sizeText } from '../../core/units.js';
 import { duration } from '../../monitor/messages.js';
 
 export const TCP_OUTCOMES = ['open', 'refused', 'timeout', 'unreachable', 'error'] as const;
@@ -120,17 +121,8 @@ export function parseDiagnosis(stdout: string): HostFacts {
   };
 }
 
-/** `3.8 GiB`, `512 MiB`. */
-export function bytes(kb: number): string {
-  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = kb;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v >= 10 || u === 0 ? Math.round(v) : v.toFixed(1)} ${units[u]}`;
-}
+/** `3.8 GiB`, `512 MiB` (from KiB, as /proc and df give them). */
+export const bytes = (kb: number): string => sizeText(kb * 1024);
 
 export const ROOTFS_WARN_PCT = 90;
 export const MEM_WARN_PCT = 10;

@@ -1,12 +1,15 @@
 #!/bin/bash
-# /usr/bin/mount on a testbed Host. mount(8) would turn a disk image into a loop device before calling
-# /sbin/mount.ocfs2, so OCFS2 mounts are recognised here first and handed to the emulation (mount-ocfs2.sh);
-# everything else is the real mount with the same arguments. OCFS2 is recognised as mount(8) would: -t ocfs2,
-# an fstab entry of type ocfs2 (`mount DIR`, `mount -a`), or a device whose superblock says ocfs2.
+# /usr/bin/mount on a testbed Host. OCFS2 mounts are recognised here first (not left to mount(8), which
+# makes its own checks of the device and the kernel before calling /sbin/mount.ocfs2) and handed to the
+# emulation (mount-ocfs2.sh); everything else is the real mount with the same arguments. OCFS2 is recognised
+# as mount(8) would: -t ocfs2, an fstab entry of type ocfs2 (`mount DIR`, `mount -a`), or a device whose
+# superblock says ocfs2. The listing (`mount`, `mount -t TYPES`) is the mount table as findmnt.sh shows it:
+# emulated OCFS2 mounts as type ocfs2.
 # shellcheck source=o2cb-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/o2cb-lib.sh"
 REAL_MOUNT=$TB_REAL/bin/mount
 EMULATE=$(dirname "${BASH_SOURCE[0]}")/mount-ocfs2.sh
+FINDMNT=$(dirname "${BASH_SOURCE[0]}")/findmnt.sh
 
 real() { exec "$REAL_MOUNT" "${orig[@]}"; }
 
@@ -101,6 +104,11 @@ case ${#pos[@]} in
       echo "$r_device on $r_dir type ocfs2 (${r_options:-rw})"
     done
     exit 0
+  fi
+  if [ ${#pass[@]} -eq 0 ]; then # `mount [-t TYPES]`: the listing, from the table findmnt.sh shows
+    bash "$FINDMNT" -rnv -o SOURCE,TARGET,FSTYPE,OPTIONS ${types:+-t "$types"} |
+      while read -r src dst fs o; do printf '%b on %b type %s (%s)\n' "$src" "$dst" "$fs" "$o"; done
+    exit "${PIPESTATUS[0]}"
   fi
   real
   ;;
