@@ -113,7 +113,8 @@ export async function detachDisks(disksDir: string): Promise<void> {
   for (const f of images) {
     await runOk('bash', [
       '-c',
-      'losetup -j "$1" -O NAME -n | while read -r l; do losetup -d "$l"; done',
+      // A failed detach must fail `down` (before the images go: a loop on a deleted file cannot be found).
+      'set -o pipefail; losetup -j "$1" -O NAME -n | while read -r l; do losetup -d "$l" || exit 1; done && [ -z "$(losetup -j "$1" -O NAME -n)" ]',
       'detach',
       path.join(disksDir, f),
     ]);

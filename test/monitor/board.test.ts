@@ -6,7 +6,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Maintenance, MonitorBoard } from '../../src/monitor/board.js';
-import { incidentSchema, monitorKeys } from '../../src/monitor/incidents.js';
+import { monitorKeys } from '../../src/monitor/incidents.js';
+import { incidentFixture } from '../support/incident.js';
 
 const PREFIX = `board-${process.pid}`;
 let redis: Redis;
@@ -69,20 +70,7 @@ describe('MonitorBoard', () => {
 
   it('reads an incident with the thread the poster recorded beside it', async () => {
     const keys = monitorKeys(PREFIX);
-    const inc = incidentSchema.parse({
-      id: 'host3-x',
-      host: 'host3',
-      state: 'open',
-      phase: 'lost',
-      openedAt: 1,
-      lostAt: 1,
-      resolvedAt: null,
-      failing: ['heartbeat'],
-      flaps: 0,
-      channel: 'C0ALERTS1',
-      threadTs: null,
-      version: 0,
-    });
+    const inc = incidentFixture({ id: 'host3-x', host: 'host3', openedAt: 1, lostAt: 1 });
     await redis.set(keys.incident('host3'), JSON.stringify(inc));
     expect((await board.incidents(['host3'])).get('host3')?.threadTs).toBeNull();
     await redis.set(keys.thread('host3-x'), '1700000000.000100');

@@ -25,6 +25,7 @@ import {
 } from '../../src/testbed/index.js';
 import { tagOf } from '../../src/testbed/layout.js';
 import { readState } from '../../src/testbed/state.js';
+import { poll } from '../support/poll.js';
 import { leftovers, loadInventory, quietLog, ssh } from './helpers.js';
 
 const NAME = 'vt-tim';
@@ -55,11 +56,11 @@ beforeAll(async () => {
     await manager.registerHost({ hostId: fqdn(host), sshPubkey: sshPubkey!, sshServerKey: sshServerKey! });
   }
   for (const host of ['host1', 'host2']) {
-    const deadline = Date.now() + 20_000;
-    while ((await manager.getHost(fqdn(host)))?.status !== 'running') {
-      if (Date.now() > deadline) throw new Error(`the Manager never saw ${host} running`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await poll(
+      `the Manager seeing ${host} running`,
+      async () => (await manager.getHost(fqdn(host)))?.status === 'running',
+      { intervalMs: 200 },
+    );
   }
 });
 
@@ -153,11 +154,7 @@ describe('jitter', () => {
     expect(pid).not.toBeNull();
     expect(alive(pid!)).toBe(true);
     // wait for a pause (the freezer says so), then heal in the middle of it
-    const deadline = Date.now() + 5000;
-    while (!isFrozen(cgroupDir(group, 'host1'))) {
-      if (Date.now() > deadline) throw new Error('host1 never froze');
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await poll('host1 frozen', () => isFrozen(cgroupDir(group, 'host1')), { timeoutMs: 5000, intervalMs: 5 });
     await healHost({ ...ref, host: 'host1' });
     expect(isFrozen(cgroupDir(group, 'host1'))).toBe(false);
     expect(alive(pid!)).toBe(false);
