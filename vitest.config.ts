@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { ALL_GLOBS, TESTBED_GLOBS, UNIT_GLOBS } from './test/support/layers.js';
+import { ALL_GLOBS, BROWSER_GLOBS, TESTBED_GLOBS, UNIT_GLOBS } from './test/support/layers.js';
 
 /**
  * Coverage floor (v8, src/ and examples/): the figure the whole suite reached, rounded down to the whole
@@ -24,7 +24,7 @@ export default defineConfig({
       reportsDirectory: 'coverage',
       thresholds: COVERAGE_FLOOR,
     },
-    // The layers (test/support/layers.ts) run one after another: unit, integration, testbed.
+    // The layers (test/support/layers.ts) run one after another: unit, integration, testbed (its browser files last, alone).
     projects: [
       { extends: true, test: { name: 'unit', include: UNIT_GLOBS, sequence: { groupOrder: 0 } } },
       {
@@ -42,12 +42,24 @@ export default defineConfig({
         test: {
           name: 'testbed',
           include: TESTBED_GLOBS,
-          exclude: UNIT_GLOBS,
+          exclude: [...UNIT_GLOBS, ...BROWSER_GLOBS],
           // hang guards only: mkfs/fsck of a volume and Host start-ups take several times longer on a busy machine
           testTimeout: 180_000,
           hookTimeout: 240_000,
           globalSetup: ['test/support/global-setup.ts'],
           sequence: { groupOrder: 2 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: BROWSER_GLOBS,
+          testTimeout: 180_000,
+          hookTimeout: 240_000,
+          fileParallelism: false,
+          globalSetup: ['test/support/global-setup.ts'],
+          sequence: { groupOrder: 3 },
         },
       },
     ],

@@ -32,13 +32,10 @@ import { keys } from '../src/jobs/keys.js';
 import { deterministicId } from '../src/jobs/queue.js';
 import { freePort, startPrivateRedis } from '../src/local-redis.js';
 import { SLACK_DOUBLE_IDS, sendSlashCommand, startSlackDouble } from '../src/slack-double/index.js';
+import { arg, pct } from './stats.js';
 
 const here = fileURLToPath(import.meta.url);
 const cli = path.resolve(path.dirname(here), '../src/cli.js');
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 const argText = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
@@ -96,11 +93,6 @@ function cpuMs(pid: number | undefined): number | undefined {
     return undefined;
   }
 }
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
-};
 
 function waitMessage<T>(child: ChildProcess, pred: (m: T) => boolean): Promise<T> {
   return new Promise((resolve) => {

@@ -41,12 +41,9 @@ import {
   sendSlashCommand,
   startSlackDouble,
 } from '../src/slack-double/index.js';
+import { arg, pct } from './stats.js';
 
 const here = fileURLToPath(import.meta.url);
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 const ADMIN = 'U0ADMIN01';
 const OPS = 'C0OPS0001';
 const BOT_TOKEN = 'xoxb-bench';
@@ -144,11 +141,6 @@ interface Outcome {
   doneMs: number[];
   missing: number;
 }
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
-};
 
 async function until<T>(check: () => Promise<T | undefined | false>, timeoutMs: number, what: string) {
   const end = Date.now() + timeoutMs;

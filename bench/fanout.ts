@@ -19,25 +19,19 @@
  * Run (as root): npx tsx bench/fanout.ts [--rounds 5] [--rounds10 3] [--par 32] [--keep] [--register-only]
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { setMaxListeners } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { type Config, loadConfig } from '../src/config.js';
-import type { PlanEnv, PluginServices, StepEnv } from '../src/core/plugin.js';
-import { createRegistry } from '../src/core/registry.js';
 import { createLogger } from '../src/log.js';
 import type { MonitorBoard } from '../src/monitor/board.js';
-import { builtinPlugins } from '../src/plugins/index.js';
 import { createServices, targetOf } from '../src/services.js';
 import { createSshPool, fanout, readKnownHosts, type SshTarget } from '../src/ssh/index.js';
 import { testbedDown, testbedUp } from '../src/testbed/index.js';
+import { registry, runCommand } from './run-command.js';
+import { arg, median } from './stats.js';
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 const ROUNDS = arg('rounds', 5);
 const ROUNDS10 = arg('rounds10', 3);
 const PAR = arg('par', 32);
@@ -45,7 +39,6 @@ const KEEP = process.argv.includes('--keep');
 const REGISTER_ONLY = process.argv.includes('--register-only');
 const NAME = 'bench-fanout';
 const log = createLogger({ level: 'warn' });
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
 function ensureTools(): void {
   const missing = ['parallel-ssh', 'clush', 'ansible'].filter(
@@ -258,53 +251,6 @@ async function negotiated(t: SshTarget): Promise<{ kex: string; cipher: string; 
     kex: find(/^Handshake: KEX algorithm: (\S+)/),
     cipher: find(/^Handshake: C->S Cipher: (\S+)/),
     hostKey: find(/^Handshake: Host key format: (\S+)/),
-  };
-}
-
-/** The shipped plugins, checked as at boot: commands are run through the registry, as the worker does. */
-const registry = createRegistry(builtinPlugins);
-
-/** Plan + steps + result of one command, as the worker runs them (no Slack, no queue), timed. */
-async function runCommand(id: string, rawArgs: unknown, services: PluginServices) {
-  const command = registry.runnable(services).get(id);
-  if (!command) throw new Error(`no command ${id}`);
-  const bound = command.bind(rawArgs);
-  if (!bound.ok) throw bound.error;
-  const signal = new AbortController().signal;
-  setMaxListeners(0, signal); // as many listeners as SSH calls in flight
-  const base: PlanEnv = { requester: 'UBENCH', isAdmin: true, services, signal };
-  const t0 = performance.now();
-  const plan = await bound.value.plan(base);
-  if (plan.refused || plan.noop) throw new Error(`plan refused: ${plan.refused ?? plan.summary}`);
-  const planMs = performance.now() - t0;
-  const run = bound.value.withPinned(plan.pinned ?? null);
-  if (!run.ok) throw run.error;
-  const saved = new Map<string, unknown>();
-  const results = new Map<string, unknown>();
-  const env: StepEnv = {
-    ...base,
-    finding: () => {},
-    jobId: 'bench',
-    attempt: 1,
-    results,
-    progress: { step: () => {}, host: () => {} },
-    checkpoint: {
-      get: async (k, schema) => (saved.has(k) ? schema.parse(saved.get(k)) : undefined),
-      set: async (k, _schema, v) => void saved.set(k, v),
-    },
-  };
-  const stepMs: Record<string, number> = {};
-  for (const step of run.value.steps) {
-    const s0 = performance.now();
-    results.set(step.id, await step.run(env));
-    stepMs[step.id] = Math.round(performance.now() - s0);
-  }
-  const result = await run.value.result(env);
-  return {
-    planMs: Math.round(planMs),
-    stepMs,
-    totalMs: Math.round(performance.now() - t0),
-    summary: result.summary.mrkdwn,
   };
 }
 

@@ -40,17 +40,12 @@ import { freePort, type PrivateRedis, startPrivateRedis } from '../src/local-red
 import { createLogger } from '../src/log.js';
 import { type RecordedMessage, type SlackDouble, startSlackDouble } from '../src/slack-double/index.js';
 import { failHost, healHost, type TestbedInfo, testbedDown, testbedUp } from '../src/testbed/index.js';
+import { arg, pct } from './stats.js';
 
 const here = fileURLToPath(import.meta.url);
 /** The product's CLI beside this program: src/cli.ts under tsx, dist/src/cli.js when built. */
 const cli = path.resolve(path.dirname(here), `../src/cli${path.extname(here)}`);
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i > 0 ? Number(process.argv[i + 1]) : def;
-  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} must be a number ≥ 0`);
-  return v;
-};
 const TRIALS = arg('trials', 20);
 const SOAK_MIN = arg('soak-min', 10);
 const HOSTS = arg('hosts', 16);
@@ -93,11 +88,6 @@ const PEERS: Array<{ name: string; ms: number; why: string }> = [
 const GOALS = { detectP99Ms: 3000, postAfterDetectMs: 1000, falseAlerts: 0, cpuPctPer100Hosts: 2 };
 
 /* ---------- measurement helpers ---------- */
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? Number.NaN;
-};
 
 /** CPU time (user + system) of a process so far, ms (Linux /proc, 100 ticks per second). */
 function cpuMs(pid: number): number {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up on a fresh Debian 12 machine (as root, with Node 20): the Debian packages the product and
-# its tests use, the npm packages (only when package-lock.json changed), and the build (dist/).
+# its tests use (with `--tests`, also Chromium for the browser tests), the npm packages (only when
+# package-lock.json changed), and the builds — the server (tsc → dist/) and the console (Vite → dist/console)
+# — each only when its sources changed since the last build (a stamp of their hashes in dist/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +20,9 @@ wanted=(
   openssl:openssl
   curl:curl
 )
+# The browser tests drive Debian's Chromium (playwright-core never downloads a browser); the emoji font makes
+# their screenshots show what Slack shows (🔴, ✅ in alerts and job messages).
+if [ "${1:-}" = --tests ]; then wanted+=(chromium:chromium); fi
 missing=()
 for pair in "${wanted[@]}"; do
   bin=${pair%%:*} pkg=${pair##*:}
@@ -25,6 +30,9 @@ for pair in "${wanted[@]}"; do
     [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
   fi
 done
+if [ "${1:-}" = --tests ] && [ ! -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]; then
+  missing+=(fonts-noto-color-emoji)
+fi
 if ((${#missing[@]})); then
   echo "setup: installing Debian packages: ${missing[*]}" >&2
   if [ "$(id -u)" != 0 ]; then echo "setup: run as root to install ${missing[*]}" >&2; exit 1; fi
@@ -52,4 +60,18 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
   echo "$sum" >"$stamp"
 fi
 
-npm run --silent build
+# Rebuild only what changed: a hash of each build's inputs, kept beside its output.
+inputs_hash() { find "$@" -type f -not -path '*/node_modules/*' -print0 2>/dev/null | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1; }
+build_if_changed() { # name stamp-file output command… (inputs from $inputs)
+  local name=$1 stamp=$2 output=$3 sum
+  shift 3
+  sum=$(inputs_hash "${inputs[@]}")
+  if [ -f "$stamp" ] && [ -e "$output" ] && [ "$(cat "$stamp")" = "$sum" ]; then return; fi
+  echo "setup: building the $name" >&2
+  "$@"
+  mkdir -p "$(dirname "$stamp")" && echo "$sum" >"$stamp"
+}
+inputs=(src bench tsconfig.json tsconfig.build.json package-lock.json)
+build_if_changed server dist/.build.sha256 dist/src/cli.js npm run --silent build
+inputs=(web/console src/slack-double/console-contract.ts package-lock.json)
+build_if_changed console dist/console.sha256 dist/console/index.html npx vite build --logLevel warn --config web/console/vite.config.ts

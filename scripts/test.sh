@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command (`npm test`): set-up, type check (src + tests), lint (Biome), the unit layer sealed (as an
+# The test command (`npm test`): set-up (with Chromium), type check (src + tests, and the browser console), lint (Biome), the unit layer sealed (as an
 # unprivileged user in a network namespace with no network: proof it needs neither root nor Redis), then the
 # three layers in order — unit, integration (a private redis-server, the Slack double, a local sshd), testbed
 # (root, network namespaces, real OpenSSH and ocfs2-tools) — with v8 coverage and its floor. Prints each
@@ -7,8 +7,8 @@
 # coverage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-echo "== typecheck" && npx tsc -p tsconfig.json --noEmit
+bash scripts/setup.sh --tests
+echo "== typecheck" && npx tsc -p tsconfig.json --noEmit && npx tsc -p web/console/tsconfig.json
 echo "== lint" && npx biome check .
 
 if (($# == 0)); then

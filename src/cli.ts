@@ -3,22 +3,19 @@
  * flexvdi-chatops CLI: start | bot | worker | doctor | testbed …
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
-import { randomBytes } from 'node:crypto';
 import { destination } from 'pino';
-import {
-  type Config,
-  exampleInventoryPath,
-  loadConfig,
-  loadLogLevel,
-  requireSlackCredentials,
-  Secret,
-} from './config.js';
-import { asAppError, ErrorCode } from './errors.js';
+import { exampleInventoryPath, loadConfig, loadLogLevel, requireSlackCredentials } from './config.js';
+import { AppError, asAppError, ErrorCode } from './errors.js';
+import { DEMO_PORT, withLocalSlack } from './local-slack.js';
 import { createLogger, type Logger } from './log.js';
 import { type Runtime, startRuntime } from './runtime.js';
 
 const USAGE = `Usage: flexvdi-chatops <command> [options]
 
+  demo [--port N] [--name NAME]
+                          a 3-Host cluster on this machine (root), the whole product against the local Slack
+                          workspace, and its console in the browser (default http://127.0.0.1:8080/); Ctrl-C
+                          removes everything. Not root: the local workspace with the example inventory
   start [--local-slack]   bot + worker + monitor in one process. --local-slack: use the built-in local Slack
                           workspace (no Slack credentials needed; the example inventory if FLEXVDI_CONFIG is unset)
   bot                     the Slack bot only (HTTP receiver on PORT, or Socket Mode with SLACK_APP_TOKEN)
@@ -30,28 +27,64 @@ const USAGE = `Usage: flexvdi-chatops <command> [options]
 Environment: REDIS_URL, SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, SLACK_APP_TOKEN, SLACK_API_URL, PORT,
 FLEXVDI_CONFIG, LOG_LEVEL.`;
 
-async function withLocalSlack(
-  cfg: Config,
-  log: Logger,
-): Promise<{ cfg: Config; setBotUrl: (u: string) => void; url: string; close: () => Promise<void> }> {
-  const { startSlackDouble } = await import('./slack-double/index.js');
-  const botToken = `xoxb-local-${randomBytes(8).toString('hex')}`;
-  const signingSecret = randomBytes(16).toString('hex');
-  const double = await startSlackDouble({
-    botToken,
-    signingSecret,
-    log: log.child({ component: 'local-slack' }),
-  });
-  const local: Config = Object.freeze({
-    ...cfg,
-    slack: Object.freeze({
-      signingSecret: new Secret(signingSecret),
-      botToken: new Secret(botToken),
-      appToken: undefined,
-      apiUrl: double.apiUrl,
-    }),
-  });
-  return { cfg: local, setBotUrl: (u) => double.setBotUrl(u), url: double.url, close: () => double.close() };
+/** `--port N` (the console's), else undefined. */
+function consolePort(args: string[]): number | undefined {
+  const i = args.indexOf('--port');
+  if (i < 0) return undefined;
+  const n = Number(args[i + 1]);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new AppError(
+      ErrorCode.configInvalid,
+      `--port must be a port number 0–65535, got "${args[i + 1] ?? ''}"`,
+    );
+  return n;
+}
+
+function flagValue(args: string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  return i < 0 ? undefined : args[i + 1];
+}
+
+async function runDemo(args: string[], log: Logger): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    process.stdout.write(
+      'demo: the 3-Host testbed needs root (network namespaces), so this is the local Slack workspace with the example inventory, whose Hosts do not exist.\n',
+    );
+    const port = args.includes('--port') ? [] : ['--port', String(DEMO_PORT)];
+    await runRoles(['--local-slack', ...port, ...args], { bot: true, worker: true, monitor: true }, log);
+    return;
+  }
+  const { startDemo } = await import('./demo.js');
+  process.stdout.write('demo: starting a 3-Host testbed, Redis, the bot, a worker and the monitor…\n');
+  const port = consolePort(args);
+  const name = flagValue(args, '--name');
+  // Ctrl-C while the testbed comes up: noted, and everything is removed as soon as start-up returns; a
+  // second one leaves at once (the next `demo` removes what this one left).
+  let stopping = false;
+  let remove: (() => Promise<void>) | undefined;
+  const onSignal = () => {
+    if (stopping) {
+      process.stdout.write('demo: leaving now; the next `demo` removes what is left.\n');
+      process.exit(130);
+    }
+    stopping = true;
+    process.stdout.write('demo: stopping; removing everything it made…\n');
+    remove?.().then(() => process.exit(0));
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  const demo = await startDemo({ log, ...(port === undefined ? {} : { port }), ...(name ? { name } : {}) });
+  remove = async () => {
+    await demo.stop();
+    process.stdout.write('demo: stopped, everything removed.\n');
+  };
+  if (stopping) {
+    await remove();
+    process.exit(0);
+  }
+  process.stdout.write(
+    `demo: ready in ${(demo.readyMs / 1000).toFixed(1)} s. Open ${demo.url} in a browser ` +
+      `(testbed "${demo.testbed.name}", inventory ${demo.testbed.inventoryPath}). Ctrl-C stops it and removes everything it made.\n`,
+  );
 }
 
 function onSignals(log: Logger, stop: () => Promise<void>): void {
@@ -83,7 +116,7 @@ async function runRoles(
   let cfg = loadConfig(process.env, localSlack ? { defaultInventoryPath: exampleInventoryPath } : {});
   let local: Awaited<ReturnType<typeof withLocalSlack>> | undefined;
   if (localSlack) {
-    local = await withLocalSlack(cfg, log);
+    local = await withLocalSlack(cfg, log, { port: consolePort(args) });
     cfg = local.cfg;
   } else if (roles.bot) {
     requireSlackCredentials(cfg);
@@ -110,10 +143,10 @@ async function runRoles(
     local.setBotUrl(`http://127.0.0.1:${runtime.port}/slack/events`);
     log.info(
       { localSlack: local.url, inventory: cfg.inventoryPath },
-      `LOCAL SLACK MODE: no real Slack is involved. Drive the bot with: ` +
-        `curl -s -X POST ${local.url}/console/command -d 'text=help' -d 'user=U0ADMIN01' -d 'channel=C0OPS0001' ; ` +
-        `read the conversation with: curl -s ${local.url}/console/messages ; click a button with: ` +
-        `curl -s -X POST ${local.url}/console/click -d 'channel=C0OPS0001' -d 'ts=<message ts>' -d 'actionId=flexvdi_confirm' -d 'user=U0ADMIN01'`,
+      'LOCAL SLACK MODE: no real Slack is involved',
+    );
+    process.stdout.write(
+      `Local Slack workspace: open ${local.url}/ in a browser (its console; curl how-to at ${local.url}/howto).\n`,
     );
   }
   onSignals(log, async () => {
@@ -124,8 +157,8 @@ async function runRoles(
 
 export async function main(argv: string[]): Promise<number | undefined> {
   const [cmd, ...args] = argv;
-  // `testbed` and `doctor` print for a person on stdout; their logs go to stderr so the two do not mix.
-  const toStderr = cmd === 'testbed' || cmd === 'doctor';
+  // `testbed`, `doctor` and `demo` print for a person on stdout; their logs go to stderr so the two do not mix.
+  const toStderr = cmd === 'testbed' || cmd === 'doctor' || cmd === 'demo';
   let level: string;
   try {
     level = loadLogLevel();
@@ -136,6 +169,9 @@ export async function main(argv: string[]): Promise<number | undefined> {
   const log = createLogger({ level }, toStderr ? destination(2) : undefined);
   try {
     switch (cmd) {
+      case 'demo':
+        await runDemo(args, log);
+        return undefined;
       case 'start':
         await runRoles(args, { bot: true, worker: true, monitor: true }, log);
         return undefined;

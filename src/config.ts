@@ -37,6 +37,8 @@ export class Secret {
 export const hostnameRe =
   /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 export const shortNameRe = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+/** A command id: lower-case words (`ocfs2 first-node`); the registry holds commands to the same rule. */
+export const commandIdRe = /^[a-z0-9][a-z0-9-]*( [a-z0-9][a-z0-9-]*)*$/;
 /** Slack user / channel ids. */
 const slackIdRe = /^[UWCGD][A-Z0-9]{2,30}$/;
 
@@ -99,6 +101,12 @@ export const inventorySchema = z
           })
           .strict()
           .default({}),
+        /**
+         * Automatic failover (off by default): when the Host that runs the Manager is lost, the Manager does not
+         * answer and its lease has run out, the monitor starts it on another Host itself (`manager start-on`,
+         * confirmed by the monitor) and tells it in the incident's thread.
+         */
+        autoFailover: z.boolean().default(false),
       })
       .strict(),
     ssh: z
@@ -122,6 +130,19 @@ export const inventorySchema = z
           .array(z.string().regex(slackIdRe, 'must be a Slack channel id like C0123ABCD'))
           .default([]),
         alertChannel: z.string().regex(slackIdRe, 'must be a Slack channel id like C0123ABCD').optional(),
+        /**
+         * Four eyes: a plan of one of these commands runs only once two different admins confirmed it, the
+         * requester first. Ids as in each command's spec (`storage create-volume`); that they name mutating
+         * commands is checked against the registry at start-up (src/core/registry.ts).
+         */
+        approvals: z
+          .object({
+            commands: z
+              .array(z.string().regex(commandIdRe, 'must be a command id such as "ocfs2 first-node"'))
+              .default([]),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
       .default({}),
@@ -152,6 +173,22 @@ export const inventorySchema = z
   })
   .strict()
   .superRefine((inv, ctx) => {
+    const four = inv.slack.approvals.commands;
+    four.forEach((id, i) => {
+      if (four.indexOf(id) !== i)
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['slack', 'approvals', 'commands', i],
+          message: `"${id}" is listed twice`,
+        });
+    });
+    const admins = new Set(inv.slack.admins).size;
+    if (four.length && admins < 2)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['slack', 'approvals', 'commands'],
+        message: `four eyes needs at least 2 admins in slack.admins (there ${admins === 1 ? 'is 1' : `are ${admins}`}): plans of these commands could never be confirmed`,
+      });
     const seen = new Map<string, number>();
     inv.hosts.forEach((h, i) => {
       for (const [kind, key] of [

@@ -11,13 +11,14 @@ import { type Bot, boltLogger, createBot } from './bot/app.js';
 import { closeServer, listeningPort, startHealthServer } from './bot/http.js';
 import type { Config } from './config.js';
 import type { AnyPlugin } from './core/plugin.js';
-import { createRegistry, type Registry } from './core/registry.js';
+import { assertPlannedCommands, createRegistry, type Registry } from './core/registry.js';
 import { AppError, ErrorCode } from './errors.js';
-import { createQueue, type FlexQueue } from './jobs/queue.js';
+import { createQueue, deterministicId, enqueue, type FlexQueue, queueSettingsOf } from './jobs/queue.js';
 import { assertRedisReachable, createRedis } from './jobs/redis.js';
 import { createWorker, type FlexWorker, type WorkerDeps } from './jobs/worker.js';
 import { type PrivateRedis, startPrivateRedis } from './local-redis.js';
 import { createMetrics } from './metrics.js';
+import type { AutoRun } from './monitor/auto-run.js';
 import { MonitorBoard } from './monitor/board.js';
 import { type Monitor, startMonitor } from './monitor/monitor.js';
 import { POST_TIMEOUT_MS } from './monitor/poster.js';
@@ -47,6 +48,9 @@ export interface Runtime {
 
 export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   const { config, log } = o;
+  // Checked before anything is started: a bad plugin set or setting leaves nothing running behind.
+  const registry = createRegistry(o.plugins ?? builtinPlugins);
+  assertPlannedCommands(registry, 'slack.approvals.commands', config.inventory.slack.approvals.commands);
   let privateRedis: PrivateRedis | undefined;
   let redisUrl = config.redisUrl;
   if (!redisUrl) {
@@ -58,7 +62,6 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     );
   }
   await assertRedisReachable(redisUrl);
-  const registry = createRegistry(o.plugins ?? builtinPlugins);
   const metrics = createMetrics();
   const clientConn: Redis = createRedis(redisUrl, 'client');
   const workerConn: Redis = createRedis(redisUrl, 'worker');
@@ -90,7 +93,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   let port = 0;
   try {
     if (o.roles.worker || o.roles.monitor) services = createServices(config, log);
-    if (o.roles.monitor) monitor = await startMonitorRole(o, clientConn, services!, registry);
+    if (o.roles.monitor) monitor = await startMonitorRole(o, clientConn, services!, registry, queue);
     if (o.roles.worker) {
       const slack = new WebClient(config.slack.botToken?.reveal(), {
         logger: boltLogger(log),
@@ -148,6 +151,7 @@ async function startMonitorRole(
   redis: Redis,
   services: Services,
   registry: Registry,
+  queue: FlexQueue,
 ): Promise<Monitor | undefined> {
   const { config, log } = o;
   if (!config.inventory.slack.alertChannel) {
@@ -182,6 +186,53 @@ async function startMonitorRole(
     manager: live.manager,
     log,
     roles: async (host, signal) =>
-      (await plugins.hostRoles(host, signal)).map((r) => ({ role: r.role, onLoss: r.onLoss ?? [] })),
+      (await plugins.hostRoles(host, signal)).map((r) => ({
+        role: r.role,
+        onLoss: r.onLoss ?? [],
+        offers: r.offers ?? [],
+      })),
+    startJob: (run) => startAutoRun(config, registry, queue, run),
   });
+}
+
+/**
+ * An offer the monitor runs by itself (the Manager's automatic failover): the command's plan job, in the
+ * incident's thread, confirming itself unless its plan refuses; requested and confirmed by "monitor".
+ */
+export async function startAutoRun(
+  config: Config,
+  registry: Registry,
+  queue: FlexQueue,
+  run: AutoRun,
+): Promise<void> {
+  const spec = registry.get(run.command);
+  const positional = spec?.positionals[0];
+  if (!spec || !positional) throw new Error(`no command ${run.command} taking a Host`);
+  await enqueue(
+    queue,
+    spec.id,
+    {
+      phase: 'plan',
+      text: `${spec.id} ${run.on}`,
+      args: { [positional]: run.on },
+      requester: 'monitor',
+      isAdmin: true,
+      channel: run.channel,
+      ...(run.threadTs ? { threadTs: run.threadTs } : {}),
+      autoConfirm: {
+        by: 'monitor',
+        why: `automatic (inventory manager.autoFailover): ${run.host} lost, incident ${run.incidentId}, attempt ${run.attempt + 1}`,
+      },
+    },
+    deterministicId(
+      'p',
+      'auto',
+      run.incidentId,
+      String(run.lostAt),
+      run.command,
+      run.on,
+      String(run.attempt),
+    ),
+    queueSettingsOf(config.inventory.jobs),
+  );
 }

@@ -9,6 +9,7 @@
  * - Diagnose: `/flexvdi diagnose <host>`, as if the clicker typed it, as a job whose message goes in the
  *   incident's thread.
  * - Replace host…: the plan of `/flexvdi replace-host <host>`, as if the clicker typed it, in the thread.
+ * - A plugin's offer (e.g. "Start the Manager on host2"): that command's plan, as Replace.
  * - app_home_opened: the user is remembered (the monitor refreshes their tab on change) and their Home tab
  *   published from the board.
  */
@@ -130,7 +131,7 @@ async function enqueueAsTyped(
   ctx: BotContext,
   body: BlockAction,
   c: Click,
-  command: 'diagnose' | 'replace-host',
+  command: string,
   host: string,
   o: { alertChannelOps: boolean },
 ): Promise<void> {
@@ -219,6 +220,26 @@ export async function handleReplace(
   const c = clickOf(body, action, respond);
   if (!c.value) return c.say(NOT_OURS);
   await enqueueAsTyped(ctx, body, c, 'replace-host', c.value.host, { alertChannelOps: true });
+}
+
+/**
+ * An offer a plugin made for the lost Host (HostRole.offers), e.g. `manager start-on host2`: the command's
+ * plan in the thread, as if typed, admins only, as Replace. The value must name a shipped command that takes
+ * one Host and nothing else; the Host goes through the same check as a typed one.
+ */
+export async function handleOffer(
+  ctx: BotContext,
+  body: BlockAction,
+  action: ButtonAction,
+  respond: RespondFn,
+): Promise<void> {
+  const c = clickOf(body, action, respond);
+  const run = c.value?.run;
+  const on = c.value?.on;
+  const spec = run ? ctx.registry.get(run) : undefined;
+  if (!c.value || !run || !on || !spec || spec.positionals.length !== 1 || spec.positionals[0] !== 'host')
+    return c.say(NOT_OURS);
+  await enqueueAsTyped(ctx, body, c, spec.id, on, { alertChannelOps: true });
 }
 
 // ------------------------------------------------------------------------------------------ Home tab

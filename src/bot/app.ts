@@ -25,19 +25,26 @@ import { AuditLog } from '../jobs/audit.js';
 import { Confirmations } from '../jobs/confirmations.js';
 import { JobMessages } from '../jobs/job-messages.js';
 import { keys } from '../jobs/keys.js';
-import type { FlexQueue } from '../jobs/queue.js';
+import { type FlexQueue, queueSettingsOf } from '../jobs/queue.js';
 import { isRedisUnavailableError } from '../jobs/redis.js';
 import type { Metrics } from '../metrics.js';
 import { ALERT_ACTIONS, MonitorBoard } from '../monitor/board.js';
 import { CANCEL_ACTION, CONFIRM_ACTION } from '../slack/job-view.js';
 import { slackErrorOf } from '../slack/updater.js';
 import { handleButton } from './actions.js';
-import { handleAcknowledge, handleDiagnose, handleHomeOpened, handleReplace } from './alert-actions.js';
+import {
+  handleAcknowledge,
+  handleDiagnose,
+  handleHomeOpened,
+  handleOffer,
+  handleReplace,
+} from './alert-actions.js';
 import { handleSlashCommand } from './commands.js';
 import type { BotContext } from './context.js';
 import { EDIT_CALLBACK, handleEditClick, handleEditSubmission } from './edit.js';
 import { Enqueuer } from './enqueuer.js';
 import { closeServer, healthRoutes, listeningPort, startHealthServer } from './http.js';
+import { handleTypeToConfirmSubmission, TYPE_TO_CONFIRM_CALLBACK, TYPED } from './type-to-confirm.js';
 
 export interface BotDeps {
   config: Config;
@@ -127,10 +134,7 @@ export function createBot(deps: BotDeps): Bot {
     deferInitialization: true,
   });
   const audit = new AuditLog(deps.redis, k.audit);
-  const queueSettings = {
-    attempts: config.inventory.jobs.attempts,
-    backoffMs: config.inventory.jobs.backoffMs,
-  };
+  const queueSettings = queueSettingsOf(config.inventory.jobs);
   const enqueuer = new Enqueuer({ queue: deps.queue, audit, settings: queueSettings });
   const ctx: BotContext = {
     config,
@@ -183,9 +187,9 @@ export function createBot(deps: BotDeps): Bot {
     [CONFIRM_ACTION, 'confirmed'],
     [CANCEL_ACTION, 'cancelled'],
   ] as const) {
-    app.action<BlockAction<ButtonAction>>(actionId, async ({ ack, body, action, respond }) => {
+    app.action<BlockAction<ButtonAction>>(actionId, async ({ ack, body, action, respond, client }) => {
       await ack();
-      await handleButton(ctx, body, action, respond, outcome).catch(
+      await handleButton(ctx, client, body, action, respond, outcome).catch(
         told(outcome === 'confirmed' ? 'Confirm' : 'Cancel', respond, () => true, ack),
       );
     });
@@ -206,6 +210,14 @@ export function createBot(deps: BotDeps): Bot {
       await handle(ctx, body, action, respond).catch(told(what, respond, () => true, ack));
     });
   }
+  // A plugin's offer on an alert: one action id per button (`monitor_offer:<command>:<host>`).
+  app.action<BlockAction<ButtonAction>>(
+    new RegExp(`^${ALERT_ACTIONS.offer}:`),
+    async ({ ack, body, action, respond }) => {
+      await ack();
+      await handleOffer(ctx, body, action, respond).catch(told('the offer', respond, () => true, ack));
+    },
+  );
   // The Home tab (events are acked by Bolt itself): published from the board; the monitor refreshes it.
   app.event('app_home_opened', async ({ event, client }) => {
     if (event.tab !== 'home') return;
@@ -228,6 +240,23 @@ export function createBot(deps: BotDeps): Bot {
         await ack({
           response_action: 'errors',
           errors: { [first]: failureText('the edit', e, isRedisUnavailableError(err)) },
+        });
+    });
+  });
+  // Type-to-confirm (src/bot/type-to-confirm.ts): the modal's submission is the Confirm.
+  app.view<ViewSubmitAction>(TYPE_TO_CONFIRM_CALLBACK, async ({ ack, body, view, client }) => {
+    let acked = false;
+    const once: typeof ack = async (r) => {
+      acked = true;
+      await ack(r);
+    };
+    await handleTypeToConfirmSubmission(ctx, client, body.user.id, view, once).catch(async (err: unknown) => {
+      const e = asAppError(err);
+      log.error({ err: e.message, code: e.code }, 'type-to-confirm submission failed');
+      if (!acked)
+        await ack({
+          response_action: 'errors',
+          errors: { [TYPED]: failureText('the confirmation', e, isRedisUnavailableError(err)) },
         });
     });
   });

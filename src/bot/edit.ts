@@ -23,8 +23,8 @@ import { asAppError } from '../errors.js';
 import type { Pending } from '../jobs/confirmations.js';
 import { deterministicId, enqueue, jobEnvelopeSchema } from '../jobs/queue.js';
 import { slackErrorOf } from '../slack/updater.js';
-import { showPlanState } from './actions.js';
 import { authorize, isAdmin } from './auth.js';
+import { showPlanState } from './confirm.js';
 import type { BotContext } from './context.js';
 import { onlyRequesterOrAdmin } from './plan-notices.js';
 

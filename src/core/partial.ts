@@ -59,3 +59,35 @@ export function incompleteDetailsOf(err: unknown): IncompleteDetails | undefined
   const d = incompleteDetailsSchema.safeParse((err as { details?: unknown }).details);
   return d.success ? d.data : undefined;
 }
+
+/** One Host's outcome in a fan-out (the shape `fanout` returns). */
+export type HostOutcome<T> =
+  | { ok: true; target: { name: string }; value: T }
+  | { ok: false; target: { name: string }; error: AppError };
+
+/**
+ * The end of a per-Host fan-out step: each Host's value by name; when any Host failed, each failure is shown
+ * on the Host's progress line and `incomplete(…)` is thrown naming the Hosts done and not (`what`: "Joining";
+ * `doneWord`: "joined").
+ */
+export function settleHosts<T>(
+  results: readonly HostOutcome<T>[],
+  ctx: {
+    jobId: string;
+    progress: { host(host: string, state: 'failed', detail?: string): void };
+  },
+  what: string,
+  doneWord: string,
+): Record<string, T> {
+  const out: Record<string, T> = {};
+  const failed = new Map<string, AppError>();
+  for (const r of results) {
+    if (r.ok) out[r.target.name] = r.value;
+    else {
+      failed.set(r.target.name, r.error);
+      ctx.progress.host(r.target.name, 'failed', r.error.userMessage.slice(0, 200));
+    }
+  }
+  if (failed.size) throw incomplete({ what, jobId: ctx.jobId, doneWord, done: Object.keys(out), failed });
+  return out;
+}

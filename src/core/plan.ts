@@ -30,6 +30,19 @@ export interface Plan<P = unknown> {
   pinned?: P;
   /** Offers an Edit button beside Confirm/Cancel (see PlanEdit). */
   edit?: PlanEdit;
+  /**
+   * The most destructive plans: Confirm opens a modal in which the person confirming must type `text`
+   * exactly (e.g. the volume's name before a device that holds a file system is formatted); a click alone
+   * does not confirm. `why` is shown in the modal above the input.
+   */
+  typeToConfirm?: TypeToConfirm;
+}
+
+export interface TypeToConfirm {
+  /** What must be typed, exactly (case-sensitive, ≤ 150 characters). */
+  text: string;
+  /** One or two sentences: what is destroyed if this goes on. */
+  why: Md;
 }
 
 /** The Edit modal of a plan: one input per argument, prefilled with the values the plan used. */
@@ -75,6 +88,7 @@ export const storedPlanSchema = z.object({
   refused: mdSchema.optional(),
   pinned: z.unknown().optional(),
   edit: planEditSchema.optional(),
+  typeToConfirm: z.object({ text: z.string().min(1).max(150), why: mdSchema }).optional(),
 });
 export type StoredPlan = z.output<typeof storedPlanSchema>;
 

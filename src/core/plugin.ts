@@ -49,12 +49,39 @@ export interface HostRole {
    * cluster evicting it after o2net's idle timeout.
    */
   onLoss?: { afterMs: number; what: Md }[];
+  /**
+   * Commands the Host's alert offers as buttons while it is lost, each on another Host: a click opens the
+   * command's plan in the incident's thread, as if the clicker typed `/flexvdi <command> <host>` (admins
+   * only, confirmed as usual). E.g. the Manager it ran, started elsewhere (`manager start-on host2`).
+   */
+  offers?: HostOffer[];
 }
+export interface HostOffer {
+  /** The button's text (Slack: ≤ 75 characters). */
+  label: string;
+  /** A command id whose one positional is a Host, e.g. `manager start-on`. */
+  command: string;
+  /** The Host it names (inventory name). */
+  host: string;
+  /**
+   * The monitor may run it by itself this long after the loss, where the inventory opts in (the Manager's
+   * automatic failover: `manager.autoFailover`). The first such offer's `afterMs` counts; each attempt names
+   * the next offered Host the monitor sees healthy (src/monitor/auto-run.ts).
+   */
+  auto?: { afterMs: number };
+}
+export const hostOfferSchema = z.object({
+  label: z.string().max(75),
+  command: z.string().max(60),
+  host: z.string().max(253),
+  auto: z.object({ afterMs: z.number() }).optional(),
+});
 export const hostRoleSchema = z.object({
   plugin: z.string(),
   role: mdSchema,
   afterReplace: mdSchema.optional(),
   onLoss: z.array(z.object({ afterMs: z.number(), what: mdSchema })).optional(),
+  offers: z.array(hostOfferSchema).optional(),
 });
 
 /** The live dependencies every plugin receives. Interfaces, so tests can give fakes. */

@@ -3,7 +3,7 @@
  * built-in commands), dependencies present, every command well formed. Failures are coded errors.
  */
 
-import type { InventoryHost } from '../config.js';
+import { commandIdRe, type InventoryHost } from '../config.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { matchCommand } from './args.js';
 import type { AnyPlugin, CommandInfo, HostRole, PluginServices, RunnableCommand } from './plugin.js';
@@ -44,7 +44,7 @@ export function createRegistry(plugins: readonly AnyPlugin[]): Registry {
       }
     }
     for (const spec of p.commands) {
-      if (!/^[a-z0-9][a-z0-9-]*( [a-z0-9][a-z0-9-]*)*$/.test(spec.id)) {
+      if (!commandIdRe.test(spec.id)) {
         throw new AppError(
           ErrorCode.registryInvalid,
           `plugin "${p.name}": command id "${spec.id}" must be lower-case words`,
@@ -101,4 +101,23 @@ export function createRegistry(plugins: readonly AnyPlugin[]): Registry {
       return new Map(plugins.flatMap((p) => p.runnable(services).map((c) => [c.info.id, c] as const)));
     },
   });
+}
+
+/**
+ * Checks the command ids an inventory setting names (`field`, e.g. `slack.approvals.commands`) against the
+ * registry, at start-up: each must be a registered command that makes a plan (mutates). Commands plugins add
+ * later are accepted as soon as they are registered. A config error naming the id and the known ones.
+ */
+export function assertPlannedCommands(registry: Registry, field: string, ids: readonly string[]): void {
+  const planned = registry.commands.filter((c) => c.mutates).map((c) => c.id);
+  const bad = ids.filter((id) => !planned.includes(id));
+  if (!bad.length) return;
+  const known = planned.length ? planned.map((id) => `"${id}"`).join(', ') : '(none)';
+  const names = bad.map(
+    (id) => `"${id}"${registry.get(id) ? ' (read-only: it has no plan to confirm)' : ''}`,
+  );
+  throw new AppError(
+    ErrorCode.configInvalid,
+    `${field}: unknown command ${names.join(', ')}; the commands with a plan to confirm are ${known}`,
+  );
 }

@@ -10,6 +10,8 @@ export const AUDIT_OUTCOMES = [
   'refused',
   'planned',
   'noop',
+  /** A four-eyes plan's first approval (the plan then waits for a second admin's, audited `confirmed`). */
+  'approved',
   'confirmed',
   'cancelled',
   /** The first acknowledgement of an alert (its Acknowledge button). */

@@ -3,11 +3,14 @@
  * Claiming is one atomic script: the first click takes the record and leaves a "used" marker naming who
  * confirmed and which job; every later click (double click, second replica, Slack redelivery) sees the
  * marker. Expiry is the key's TTL, plus a longer-lived tombstone so "expired" can be told from "unknown".
+ * A plan that needs four eyes (src/jobs/approvals.ts) keeps its first approval in the same record, added by
+ * a compare-and-set script that keeps the TTL, so a click that raced with another one is read again.
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { parseJson } from '../core/json.js';
 import { storedPlanSchema } from '../core/plugin.js';
+import { type Approval, approvalSchema } from './approvals.js';
 
 export const pendingSchema = z.object({
   confirmId: z.string(),
@@ -25,6 +28,8 @@ export const pendingSchema = z.object({
   messageTs: z.string(),
   createdAt: z.number(),
   expiresAt: z.number(),
+  /** Four eyes: the approvals recorded so far, in order (the final one claims the record instead). */
+  approvals: z.array(approvalSchema).default([]),
 });
 export type Pending = z.output<typeof pendingSchema>;
 export type NewPending = z.input<typeof pendingSchema>;
@@ -63,6 +68,19 @@ local u = redis.call('GET', KEYS[2])
 if u then return {'used', u} end
 return {'none', ''}`;
 
+// KEYS: pending. ARGV: the value it was read as, the new value. Replaces it only if unchanged, keeping its TTL.
+const REPLACE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl) else redis.call('SET', KEYS[1], ARGV[2]) end
+return 1`;
+
+export type ApproveResult =
+  | { kind: 'approved'; pending: Pending }
+  | { kind: 'already'; pending: Pending }
+  /** Not pending any more (claimed or expired): `claim` tells which. */
+  | { kind: 'gone' };
+
 export class Confirmations {
   constructor(
     private readonly redis: Redis,
@@ -70,7 +88,6 @@ export class Confirmations {
     private readonly usedKey: (id: string) => string,
   ) {}
 
-  /** Stores a pending confirmation once (a re-run of the same plan job keeps the first). */
   /**
    * Stores a pending confirmation once. A re-run of the same plan job (stalled) gets the first one back
    * (`existing`), and one whose plan was already claimed — confirmed, cancelled or edited — gets `used`:
@@ -140,6 +157,26 @@ export class Confirmations {
     return meta && meta.expiresAt <= Date.now()
       ? { kind: 'expired', text: meta.text, requester: meta.requester, recordId: meta.recordId }
       : { kind: 'unknown' };
+  }
+
+  /**
+   * Adds `approval` to a pending confirmation, once per user, without taking it: read, add, and write back
+   * only if nobody changed it meanwhile (else read again). Two clicks at once record one approval each.
+   */
+  async approve(id: string, approval: Approval): Promise<ApproveResult> {
+    // Each retry follows someone else's change, and a plan takes few: the bound only guards against a bug.
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const raw = await this.redis.get(this.key(id));
+      const parsed = raw ? pendingSchema.safeParse(parseJson(raw)) : undefined;
+      if (!raw || !parsed?.success) return { kind: 'gone' };
+      const p = parsed.data;
+      if (p.approvals.some((a) => a.user === approval.user)) return { kind: 'already', pending: p };
+      const next: Pending = { ...p, approvals: [...p.approvals, approval] };
+      if (Number(await this.redis.eval(REPLACE, 1, this.key(id), raw, JSON.stringify(next))) === 1)
+        return { kind: 'approved', pending: next };
+      // Changed (another approval) or just expired or claimed: the next read tells.
+    }
+    throw new Error(`confirmation ${id}: the record kept changing while an approval was being added`);
   }
 
   /** Puts a claimed confirmation back (the enqueue after a claim failed, so the user can click again). */

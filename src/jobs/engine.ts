@@ -15,7 +15,7 @@ import type { Confirmations } from './confirmations.js';
 import type { JobMessages } from './job-messages.js';
 import type { Keys } from './keys.js';
 import type { HostLocks } from './locks.js';
-import type { JobEnvelope, JobEnvelopeParsed, JobName } from './queue.js';
+import type { FlexQueue, JobEnvelope, JobEnvelopeParsed, JobName } from './queue.js';
 import type { RawOutput } from './raw-output.js';
 import type { JobReporter } from './reporter.js';
 
@@ -42,6 +42,8 @@ export interface Engine {
   confirmations: Confirmations;
   locks: HostLocks;
   tuning: WorkerTuning;
+  /** For a plan that confirms itself (`autoConfirm`): its run job is added here. */
+  queue: FlexQueue;
 }
 
 export type FlexJob = Job<JobEnvelope, unknown, JobName>;

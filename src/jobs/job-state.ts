@@ -64,6 +64,8 @@ export const jobRecordSchema = z.object({
   confirmId: z.string().optional(),
   expiresAt: z.number().optional(),
   confirmedBy: z.string().optional(),
+  /** Four eyes: how many must confirm, and who has (in order); absent when one Confirm is enough. */
+  approvals: z.object({ required: z.number().int(), by: z.array(z.string()) }).optional(),
   /** Extra buttons a plan offers beside Confirm/Cancel (e.g. OCFS2's Edit). */
   extraButtons: z.array(z.object({ text: z.string(), actionId: z.string() })).optional(),
   steps: z.array(stepViewSchema).optional(),

@@ -7,15 +7,17 @@
 
 import type { BoundCommand } from '../core/plugin.js';
 import { planButtons } from '../core/plugin.js';
+import { approvalsRequired } from './approvals.js';
 import { type Engine, type JobRun, planEnv } from './engine.js';
 import { finishPlanned } from './finish.js';
-import { deterministicId } from './queue.js';
+import { deterministicId, enqueue, queueSettingsOf, runJobIdFor } from './queue.js';
 
 export async function planPhase(e: Engine, r: JobRun, cmd: BoundCommand) {
   const confirmId = deterministicId('j', r.jobId).replace(/^j-/, 'c');
   // A re-run of this plan job (stalled worker) after someone acted on the plan must not bring it back.
   if (await e.confirmations.isUsed(confirmId)) {
-    r.log.info({ confirmId }, 'plan already acted on; nothing to do');
+    if (r.data.autoConfirm) await resumeAutoConfirmed(e, r, cmd, confirmId);
+    else r.log.info({ confirmId }, 'plan already acted on; nothing to do');
     return { planned: true, confirmId };
   }
   const plan = await cmd.plan(planEnv(r));
@@ -44,13 +46,110 @@ export async function planPhase(e: Engine, r: JobRun, cmd: BoundCommand) {
   }
   // A re-run shows the plan that Confirm will run: the first one stored, not this attempt's.
   const pending = created.pending;
+  const required = approvalsRequired(e.config.inventory, cmd.info.id);
   await finishPlanned(
     e,
     r,
     pending.plan,
-    { confirmId, expiresAt: pending.expiresAt, extraButtons: planButtons(pending.plan) },
+    {
+      confirmId,
+      expiresAt: pending.expiresAt,
+      extraButtons: planButtons(pending.plan),
+      ...(required > 1 ? { approvals: { required, by: pending.approvals.map((a) => a.user) } } : {}),
+    },
     created.kind === 'created',
   );
-  r.log.info({ confirmId }, 'plan posted, awaiting confirmation');
+  // 'existing': a re-run of this plan job after a crash between storing the plan and claiming it.
+  if (r.data.autoConfirm) await autoConfirm(e, r, cmd, confirmId);
+  else r.log.info({ confirmId }, 'plan posted, awaiting confirmation');
   return { planned: true, confirmId };
+}
+
+/**
+ * A plan that confirms itself (the monitor's automatic failover, opted into by the inventory): claimed as a
+ * Confirm click would claim it (so a person's click meanwhile gets "already confirmed"), its run job added
+ * with the plan's pins, and audited as confirmed by `autoConfirm.by` with its reason. Four eyes do not apply:
+ * the inventory's opt-in is the admins' decision made beforehand.
+ */
+async function autoConfirm(e: Engine, r: JobRun, cmd: BoundCommand, confirmId: string): Promise<void> {
+  const auto = r.data.autoConfirm!;
+  const jobId = runJobIdFor(confirmId);
+  const claim = await e.confirmations.claim(confirmId, auto.by, 'confirmed', jobId);
+  if (claim.kind !== 'claimed') {
+    r.log.info({ confirmId, claim: claim.kind }, 'auto-confirm: the plan was acted on first');
+    return;
+  }
+  await enqueueRun(e, r, cmd, confirmId, claim.pending, auto.by);
+  await e.audit.record({
+    user: auto.by,
+    command: claim.pending.text,
+    channel: claim.pending.channel,
+    outcome: 'confirmed',
+    jobId,
+    detail: auto.why,
+  });
+  r.log.info({ confirmId, jobId }, 'plan confirmed automatically');
+}
+
+/**
+ * A re-run of a self-confirming plan job whose plan was already claimed: when the claim was its own and the
+ * run job is not in the queue (the plan job died between the two), the plan is made again and its run added.
+ */
+async function resumeAutoConfirmed(e: Engine, r: JobRun, cmd: BoundCommand, confirmId: string) {
+  const jobId = runJobIdFor(confirmId);
+  const used = await e.confirmations.claim(confirmId, r.data.autoConfirm!.by, 'confirmed', jobId);
+  if (used.kind !== 'used' || used.by !== r.data.autoConfirm!.by || used.outcome !== 'confirmed') return;
+  if (await e.queue.getJob(jobId)) return;
+  const plan = await cmd.plan(planEnv(r));
+  if (plan.refused || plan.noop) {
+    r.log.warn({ confirmId }, 'auto-confirmed plan refused when made again; no run added');
+    return;
+  }
+  await enqueueRun(
+    e,
+    r,
+    cmd,
+    confirmId,
+    {
+      text: r.data.text,
+      args: r.data.args,
+      requester: r.data.requester,
+      channel: r.data.channel,
+      recordId: r.reporter.record.recordId,
+      pinned: plan.pinned ?? null,
+    },
+    r.data.autoConfirm!.by,
+  );
+  r.log.info({ confirmId, jobId }, 'auto-confirmed plan: its run job added again');
+}
+
+/** The run job of a self-confirmed plan (its id is the one a Confirm would give it). */
+async function enqueueRun(
+  e: Engine,
+  r: JobRun,
+  cmd: BoundCommand,
+  confirmId: string,
+  p: { text: string; args?: unknown; requester: string; channel: string; recordId: string; pinned?: unknown },
+  by: string,
+) {
+  const jobId = runJobIdFor(confirmId);
+  await enqueue(
+    e.queue,
+    cmd.info.id,
+    {
+      phase: 'run',
+      text: p.text,
+      args: p.args,
+      requester: p.requester,
+      isAdmin: r.data.isAdmin,
+      channel: p.channel,
+      ...(r.data.threadTs ? { threadTs: r.data.threadTs } : {}),
+      recordId: p.recordId,
+      confirmId,
+      confirmedBy: by,
+      pinned: p.pinned,
+    },
+    jobId,
+    queueSettingsOf(e.config.inventory.jobs),
+  );
 }

@@ -34,6 +34,11 @@ export const jobEnvelopeSchema = z.object({
   confirmedBy: z.string().optional(),
   /** What the confirmed plan pinned; parsed with the command's own `pinned` schema before a step sees it. */
   pinned: z.unknown().optional(),
+  /**
+   * A plan job that confirms itself when its plan is not refused (the monitor's automatic failover, which the
+   * inventory opts into): `by` is who is named as confirming, `why` goes in the audit record.
+   */
+  autoConfirm: z.object({ by: z.string().max(100), why: z.string().max(300) }).optional(),
   /** Bumped by `/flexvdi retry` so messages posted once per run are posted again for the new run. */
   generation: z.number().int().min(0).default(0),
 });
@@ -57,10 +62,19 @@ export function deterministicId(kind: 'p' | 'j', ...parts: string[]): string {
   return `${kind}-${h.toLowerCase()}`;
 }
 
+/** The run job of a confirmed plan: one per confirmation (a second Confirm cannot start a second run). */
+export const runJobIdFor = (confirmId: string) => deterministicId('j', 'confirm', confirmId);
+
 export interface QueueSettings {
   attempts: number;
   backoffMs: number;
 }
+
+/** The inventory's retry settings for the jobs it adds. */
+export const queueSettingsOf = (jobs: QueueSettings): QueueSettings => ({
+  attempts: jobs.attempts,
+  backoffMs: jobs.backoffMs,
+});
 
 export function createQueue(connection: Redis, prefix: string): FlexQueue {
   return new Queue<JobEnvelope, unknown, JobName>(keys(prefix).queueName, { connection, prefix });

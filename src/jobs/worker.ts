@@ -19,7 +19,7 @@ import { JobMessages } from './job-messages.js';
 import { keys } from './keys.js';
 import { HostLocks } from './locks.js';
 import { processJob } from './process-job.js';
-import type { JobEnvelope, JobName } from './queue.js';
+import { createQueue, type JobEnvelope, type JobName } from './queue.js';
 import { RawOutput } from './raw-output.js';
 
 export interface WorkerDeps {
@@ -76,6 +76,7 @@ export async function createWorker(deps: WorkerDeps): Promise<FlexWorker> {
     confirmations: new Confirmations(cmd, k.confirm, k.confirmUsed),
     locks: new HostLocks(cmd, k.lock, k.fence, inv.jobs.lockTtlMs),
     tuning: deps.tuning ?? {},
+    queue: createQueue(cmd, inv.jobs.prefix),
   };
 
   const worker = new Worker<JobEnvelope, unknown, JobName>(
@@ -108,6 +109,7 @@ export async function createWorker(deps: WorkerDeps): Promise<FlexWorker> {
       closing = true;
       clearInterval(watchdog);
       await worker.close();
+      await engine.queue.close();
       await engine.messages.flush();
       sub.disconnect();
       cmd.disconnect();

@@ -20,7 +20,6 @@ import {
   imageStorageWire,
   type ManagerDisk,
   managerDiskWire,
-  movedDiskWire,
   resultWire,
   toHostInfo,
   toHostSummary,
@@ -89,8 +88,6 @@ export interface ManagerClient {
     volume: Volume;
   }>;
   getManagerDisk(): Promise<ManagerDisk>;
-  /** Asks the Manager to move its own disk image onto the named Image Storage. Idempotent. */
-  moveManagerDisk(input: { target: string }): Promise<ManagerDisk>;
   ping(): Promise<PingReport>;
   /** Ends the session if there is one; best effort (failures are logged, not thrown). */
   logout(): Promise<void>;
@@ -150,16 +147,6 @@ export function createManagerClient(opts: ManagerClientOptions): ManagerClient {
     },
     async getManagerDisk() {
       return toManagerDisk(await call('GET', '/manager/disk', managerDiskWire, "the Manager's disk"));
-    },
-    async moveManagerDisk(input) {
-      const r = await call(
-        'POST',
-        '/manager/move-disk',
-        movedDiskWire,
-        "the move of the Manager's disk",
-        input,
-      );
-      return toManagerDisk(r.disk);
     },
     async ping() {
       const report: PingReport = {

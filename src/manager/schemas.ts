@@ -8,7 +8,7 @@
  * optional here (null from the real Manager).
  *
  * NOT public (modelled in the same style, to be checked against a real Manager): /image-storages,
- * /image-storage, /volumes, /volume, /manager/disk, /manager/move-disk.
+ * /image-storage, /volumes, /volume, /manager/disk. (The Manager's disk is moved through the Hosts, not the API.)
  */
 import { z } from 'zod';
 
@@ -63,11 +63,12 @@ export const managerDiskWire = z.object({
   on_shared_storage: z.boolean(),
   image_storage: z.string().nullable().optional(),
   moved_at: isoOrNull,
+  /** FQDN of the Host whose guest the Manager is (stand-in extra; absent from a Manager that does not say). */
+  running_on: z.string().nullable().optional(),
 });
 
 export const createdStorageWire = resultWire.extend({ image_storage: imageStorageWire });
 export const createdVolumeWire = resultWire.extend({ volume: volumeWire });
-export const movedDiskWire = resultWire.extend({ disk: managerDiskWire });
 
 export interface HostSummary {
   hostId: string;
@@ -112,6 +113,8 @@ export interface ManagerDisk {
   onSharedStorage: boolean;
   imageStorage: string | null;
   movedAt: string | null;
+  /** The Host the Manager runs on, when the Manager says (null: standalone or not said). */
+  runningOn?: string | null;
 }
 
 export const toHostSummary = (h: z.infer<typeof hostSummaryWire>): HostSummary => ({
@@ -152,4 +155,5 @@ export const toManagerDisk = (d: z.infer<typeof managerDiskWire>): ManagerDisk =
   onSharedStorage: d.on_shared_storage,
   imageStorage: d.image_storage ?? null,
   movedAt: d.moved_at ?? null,
+  runningOn: d.running_on ?? null,
 });

@@ -23,6 +23,8 @@ export const ALERT_ACTIONS = {
   acknowledge: 'monitor_acknowledge',
   diagnose: 'monitor_diagnose',
   replace: 'monitor_replace',
+  /** A command a plugin offers for the lost Host (HostRole.offers), e.g. start the Manager elsewhere. */
+  offer: 'monitor_offer',
 } as const;
 
 /**
@@ -34,13 +36,20 @@ export const alertButtonValueSchema = z
   .object({
     incident: z.string().min(1).max(200),
     host: z.string().min(1).max(253),
+    /** An offer's button: the command and the Host it names. */
+    run: z.string().min(1).max(60).optional(),
+    on: z.string().min(1).max(253).optional(),
   })
   .strict();
 export type AlertButtonValue = z.output<typeof alertButtonValueSchema>;
 
 /** The button value for an incident's buttons (well within Slack's 2000 characters). */
 export const alertButtonValue = (v: AlertButtonValue): string =>
-  JSON.stringify({ incident: v.incident, host: v.host });
+  JSON.stringify({
+    incident: v.incident,
+    host: v.host,
+    ...(v.run && v.on ? { run: v.run, on: v.on } : {}),
+  });
 
 /** The incident and Host a button names, or null when its value is not one of ours. */
 export function parseAlertButtonValue(raw: string | undefined): AlertButtonValue | null {

@@ -82,6 +82,17 @@ export function assess(
   t: Thresholds,
 ): { next: Health; transition?: Transition } {
   const silence = o.at - (o.lastBeatAt ?? prev.watchingSince);
+  // The common case, checked first and without building a new Health: a healthy Host still healthy (the monitor asks
+  // five times a second for every Host).
+  if (
+    prev.state === 'healthy' &&
+    prev.okSince !== null &&
+    o.lastBeatAt !== null &&
+    silence < t.suspectAfterMs &&
+    !o.refused &&
+    o.listening !== false
+  )
+    return { next: prev };
   // Like silence, counted from the last time sshd was known to listen (it stopped somewhere after it).
   const sshdDownSince =
     o.refused || o.listening === false ? (prev.sshdDownSince ?? o.lastListeningAt ?? o.at) : null;

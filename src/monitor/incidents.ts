@@ -12,6 +12,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { parseJson } from '../core/json.js';
+import { hostOfferSchema } from '../core/plugin.js';
 import { mdSchema } from '../core/text.js';
 import { SIGNALS } from './detector.js';
 
@@ -80,6 +81,8 @@ export type ManagerView = z.output<typeof managerViewSchema>;
 export const lostRoleSchema = z.object({
   role: mdSchema,
   onLoss: z.array(z.object({ afterMs: z.number(), what: mdSchema })).default([]),
+  /** Commands the alert offers as buttons (see HostRole.offers). */
+  offers: z.array(hostOfferSchema).default([]),
 });
 export type LostRole = z.input<typeof lostRoleSchema>;
 

@@ -62,14 +62,23 @@ function hostTitle(h: InventoryHost | undefined, name: string): Md {
 
 const stormTitle = (hosts: readonly string[]) => joinMd(hosts.map((h) => md`*${h}*`));
 
-/** The buttons of an open Host (or storm) incident: acknowledge, diagnose, replace. */
-function buttons(i: Incident): Block[] {
+/**
+ * The buttons of an open Host (or storm) incident: acknowledge, diagnose, replace, and what the plugins offer
+ * for the Host (e.g. start the Manager it ran on another Host; at most 5 offers, Slack's limit per block is 25).
+ */
+function buttons(i: Incident, roles: readonly LostRole[]): Block[] {
   const value = alertButtonValue({ incident: i.id, host: i.host });
   const b: ButtonSpec[] = [];
   if (!i.ack) b.push({ text: 'Acknowledge', actionId: ALERT_ACTIONS.acknowledge, value, style: 'primary' });
   if (i.kind === 'host') {
     b.push({ text: 'Diagnose', actionId: ALERT_ACTIONS.diagnose, value });
     b.push({ text: 'Replace host…', actionId: ALERT_ACTIONS.replace, value });
+    for (const o of roles.flatMap((r) => r.offers ?? []).slice(0, 5))
+      b.push({
+        text: o.label,
+        actionId: `${ALERT_ACTIONS.offer}:${o.command}:${o.host}`.slice(0, 255),
+        value: alertButtonValue({ incident: i.id, host: i.host, run: o.command, on: o.host }),
+      });
   }
   return b.length ? [actions(`alert-${i.id}`.slice(0, 255), b)] : [];
 }
@@ -129,7 +138,7 @@ function stormParent(i: Incident, t: MonitorSettings, now: number, total: number
       section(String(head)),
       section(String(body)),
       ...ackLine(i, now),
-      ...(i.state === 'open' ? buttons(i) : []),
+      ...(i.state === 'open' ? buttons(i, []) : []),
       context(
         `storm \`${i.id}\` · updates in this thread · over when the Hosts are back for ${duration(t.recoverAfterMs)}`,
       ),
@@ -183,7 +192,7 @@ export function parentMessage(
           ]
         : []),
       ...ackLine(i, now),
-      ...(i.state === 'open' && !i.toldLate ? buttons(i) : []),
+      ...(i.state === 'open' && !i.toldLate ? buttons(i, roles) : []),
       context(
         `incident \`${i.id}\` · updates in this thread · resolved after ${duration(t.recoverAfterMs)} of health`,
       ),

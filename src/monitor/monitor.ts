@@ -14,6 +14,8 @@ import type { Logger } from 'pino';
 import type { Config, InventoryHost } from '../config.js';
 import type { ManagerClient } from '../manager/index.js';
 import { loadKey } from '../ssh/index.js';
+import { ReadGate } from '../ssh/read-gate.js';
+import { type AutoRun, dueAutoRuns } from './auto-run.js';
 import { type HostView, MonitorBoard, maintenanceRecord, STORM } from './board.js';
 import { assess, type Health, initialHealth } from './detector.js';
 import { HomeRefresher } from './home.js';
@@ -23,15 +25,17 @@ import { tellLate } from './late.js';
 import { Poster } from './poster.js';
 import { type HostProbe, startProbe } from './probe.js';
 import { decide } from './reconcile.js';
+import { HostRoles } from './roles.js';
 
 const TICK_MS = 200;
 /** How often the leader decides while every Host is healthy and nothing is owed (else: every tick). */
 const QUIET_LEAD_MS = 1000;
-/** How often the leader refreshes the view it shows (`/flexvdi status`, the Home tab). */
+/**
+ * How often the leader looks at the view it shows (`/flexvdi status`, the Home tab), and how often it writes
+ * it when nothing in it changed (its age says the monitor runs: stale after three leases).
+ */
 const VIEW_EVERY_MS = 1000;
-/** How often the leader re-reads what each Host does (its roles), and how long one read may take. */
-const ROLES_EVERY_MS = 60_000;
-const ROLES_TIMEOUT_MS = 20_000;
+const VIEW_REFRESH_MS = 5000; // and at most one lease
 
 export interface MonitorDeps {
   config: Config;
@@ -43,15 +47,22 @@ export interface MonitorDeps {
   id?: string;
   /**
    * What the plugins know a Host does (the registry's hostRoles, e.g. an OCFS2 node and when the cluster
-   * fences it), read every minute from the other Hosts and shown in the Host's alert. Optional.
+   * fences it), read from the Hosts (at start, after each job, every 10 min) and shown in the Host's alert. Optional.
    */
   roles?: (host: InventoryHost, signal: AbortSignal) => Promise<LostRole[]>;
+  /**
+   * Starts a plugin's offer as a self-confirming job (the runtime adds it to the queue), for the offers the
+   * inventory lets the monitor run by itself (`manager.autoFailover`). Optional: without it nothing runs.
+   */
+  startJob?: (run: AutoRun) => Promise<void>;
 }
 
 export interface Monitor {
   readonly id: string;
   /** The detector's view of a Host now. */
   health(host: string): Health | undefined;
+  /** What the plugins last said the Host does (undefined: not read yet), as its alert will show it. */
+  roles(host: string): readonly LostRole[] | undefined;
   /** True while this replica holds the leader lease. */
   readonly leading: boolean;
   stop(): Promise<void>;
@@ -75,6 +86,8 @@ export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
     return key;
   };
   const hosts: InventoryHost[] = inv.hosts;
+  // Every Host's heartbeat is read on the tick, all at once (see ssh/read-gate.ts).
+  const gate = new ReadGate();
   const probes = new Map<string, HostProbe>();
   const health = new Map<string, Health>();
   // Detection runs on the monotonic clock; incidents show wall-clock times, converted at the edge.
@@ -95,6 +108,7 @@ export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
         staleAfterMs: t.lostAfterMs,
         sshCheckEveryMs: t.sshCheckEveryMs,
         log: mlog,
+        gate,
       }),
     );
     health.set(h.name, initialHealth(start));
@@ -127,31 +141,23 @@ export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
   void pollManager();
   const managerTimer = setInterval(() => void pollManager(), t.managerPollMs);
 
-  // What each Host does, as last read (kept when a read fails: a lost Host's role is what matters most).
-  const roles = new Map<string, LostRole[]>();
-  let rolesAt = Number.NEGATIVE_INFINITY;
-  let readingRoles = false;
-  const readRoles = async () => {
-    if (!d.roles || readingRoles || performance.now() - rolesAt < ROLES_EVERY_MS) return;
-    readingRoles = true;
-    rolesAt = performance.now();
-    try {
-      for (const h of hosts) {
-        if (stopped) return;
-        const r = await d.roles(h, AbortSignal.timeout(ROLES_TIMEOUT_MS)).catch((err: Error) => {
-          mlog.warn({ host: h.name, err: err.message }, 'could not read what the Host does');
-          return undefined;
-        });
-        if (r) roles.set(h.name, r);
-      }
-      mlog.info({ hosts: roles.size }, 'read what each Host does (shown in its alert)');
-    } finally {
-      readingRoles = false;
-    }
-  };
+  // What each Host does, for its alert (see roles.ts).
+  const roles = d.roles
+    ? new HostRoles({
+        read: d.roles,
+        redis: d.redis,
+        prefix: inv.jobs.prefix,
+        hosts,
+        healthy: (host) => health.get(host)?.state === 'healthy',
+        stopped: () => stopped,
+        log: mlog,
+      })
+    : undefined;
 
   let leading = false;
   let stopped = false;
+  /** The automatic runs this replica started (incident/attempt): each is started, and logged, once. */
+  const autoStarted = new Set<string>();
   const journal = new LossJournal();
   // The lease is renewed on its own beat, whatever deciding and posting are doing.
   const renew = async () => {
@@ -172,6 +178,7 @@ export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
   /** The leader's work of the current tick (deciding and posting), while it runs. */
   let inFlight: Promise<void> | undefined;
   let viewWrittenAt = 0;
+  let viewDigest = '';
   const names = [STORM, ...hosts.flatMap((h) => [h.name, maintenanceRecord(h.name)])];
   const lead = async () => {
     try {
@@ -189,7 +196,11 @@ export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
           okSince: hh.okSince === null ? null : toWall(hh.okSince),
         });
       }
-      const [incidents, windows] = await Promise.all([store.incidents(names), board.maintenance()]);
+      const [incidents, windows, auditHead] = await Promise.all([
+        store.incidents(names),
+        board.maintenance(),
+        roles?.auditHead() ?? null,
+      ]);
       const late = { store, journal, channel, hosts: hosts.map((h) => h.name), t, log: mlog };
       if (journal.owed && (await tellLate(late, incidents, windows))) return;
       const open = [...incidents.values()].filter((i) => i.state === 'open' && !i.ack).map((i) => i.id);
@@ -213,31 +224,61 @@ export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
           at: now,
           manager: managerView.get(host) ?? null,
           problem: c.kind === 'resolved' ? null : (probes.get(host)?.problem ?? null),
-          roles: roles.get(host) ?? [],
+          roles: roles?.get(host) ?? [],
         });
         mlog.info({ record: c.name, event: c.kind, incident: c.next.id, result: r }, 'incident transition');
         if (r === 'not-leader') return;
       }
       for (const w of forget) await board.forgetMaintenance(w);
-      if (now - viewWrittenAt >= VIEW_EVERY_MS) {
-        viewWrittenAt = now;
-        await board.writeView({
-          updatedAt: now,
-          replica: id,
-          hosts: hosts.map((h): HostView => {
-            const hh = wallHealth.get(h.name)!;
-            return {
-              host: h.name,
-              state: hh.state,
-              since: hh.since,
-              failing: hh.failing,
-              manager: managerView.get(h.name) ?? null,
-              problem: probes.get(h.name)?.problem ?? null,
-            };
-          }),
-        });
+      if (d.startJob && inv.manager.autoFailover) {
+        const answers = [...managerView.values()].some((v) => v !== null);
+        const healthy = new Set(
+          hosts.filter((h) => health.get(h.name)?.state === 'healthy').map((h) => h.name),
+        );
+        for (const run of dueAutoRuns(incidents, roles?.all ?? new Map(), answers, now, healthy)) {
+          const key = `${run.incidentId}/${run.lostAt}/${run.attempt}`;
+          if (autoStarted.has(key)) continue;
+          // The thread is recorded when the parent is posted; without it there is no story to tell yet.
+          const threadTs = await store.threadOf(run.incidentId);
+          if (!threadTs) continue;
+          run.threadTs = threadTs;
+          autoStarted.add(key);
+          mlog.warn({ ...run }, 'running an offer by itself (inventory manager.autoFailover)');
+          await d
+            .startJob(run)
+            .catch((err: Error) =>
+              mlog.error({ err: err.message, incident: run.incidentId }, 'could not start the automatic job'),
+            );
+        }
       }
-      void readRoles();
+      if (now - viewWrittenAt >= VIEW_EVERY_MS) {
+        const rows = hosts.map((h): HostView => {
+          const hh = wallHealth.get(h.name)!;
+          return {
+            host: h.name,
+            state: hh.state,
+            since: hh.since,
+            failing: hh.failing,
+            manager: managerView.get(h.name) ?? null,
+            problem: probes.get(h.name)?.problem ?? null,
+          };
+        });
+        // Written when what it shows changed, else only to say the monitor still runs. Compared on the
+        // monotonic times (the wall-clock conversion moves by fractions of a millisecond at every call).
+        const digest = JSON.stringify(
+          hosts.map((h) => {
+            const hh = health.get(h.name)!;
+            const m = managerView.get(h.name);
+            return [hh.state, hh.since, hh.failing, m?.status, m?.lastHeartbeat, probes.get(h.name)?.problem];
+          }),
+        );
+        if (digest !== viewDigest || now - viewWrittenAt >= Math.min(VIEW_REFRESH_MS, t.leaseMs)) {
+          viewWrittenAt = now;
+          viewDigest = digest;
+          await board.writeView({ updatedAt: now, replica: id, hosts: rows });
+        }
+      }
+      void roles?.refresh(auditHead);
       await poster.drain();
       // On its own: publishing many Home tabs must not hold up the next decision.
       void homes.refresh();
@@ -273,15 +314,20 @@ export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
       inFlight = undefined;
     });
   };
-  // Assessed after pending input is read (setImmediate runs after the poll phase): when this process's own
-  // event loop stalled, the heartbeats that did arrive meanwhile count before any silence is judged.
-  const tick = () => setImmediate(assessAll);
+  // The heartbeats that arrived since the last tick are read now (the gate opens), and assessed after
+  // what that set off has run (setImmediate: after the nextTicks and the poll phase): when this process's
+  // own event loop stalled, the lines that did arrive meanwhile count before any silence is judged.
+  const tick = () => {
+    gate.open();
+    setImmediate(assessAll);
+  };
   const timer = setInterval(tick, TICK_MS);
   mlog.info({ hosts: hosts.length, channel, thresholds: t }, 'monitor started');
 
   return {
     id,
     health: (host) => health.get(host),
+    roles: (host) => roles?.get(host),
     get leading() {
       return leading;
     },

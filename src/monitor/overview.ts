@@ -60,7 +60,7 @@ export interface MonitorStatus {
   line: Md;
 }
 
-/** Whether the monitor runs: its view is refreshed every second, and one older than 3 leases is stale. */
+/** Whether the monitor runs: its view is written on change and at least every 5 s (or lease); older than 3 leases is stale. */
 export function monitorStatus(view: MonitorView | null, leaseMs: number, now: number): MonitorStatus {
   const limit = 3 * leaseMs;
   if (!view)

@@ -5,6 +5,9 @@
  * survive, new connections are refused). No new handshake per probe; the Host runs `grep` and `sleep` twice a
  * second.
  *
+ * With the monitor's ReadGate, the connection is read on the monitor's tick, every Host in one wake-up
+ * (ssh/read-gate.ts): a line is seen at most one tick after it arrived, never before.
+ *
  * The probe only observes; the detector decides. A connection that goes silent for `staleAfterMs` is torn
  * down and reopened (a cut link is otherwise noticed by TCP only minutes later); while the Host cannot be
  * reached, a new attempt starts every `retryMs`, each bounded by `connectTimeoutMs`. `ECONNREFUSED` is reported
@@ -20,6 +23,7 @@ import type { Logger } from 'pino';
 import type { Client as SshClient } from 'ssh2';
 import { asAppError, ErrorCode } from '../errors.js';
 import { openClient, type SshTarget } from '../ssh/index.js';
+import type { GatedConnection, ReadGate } from '../ssh/read-gate.js';
 import type { Observation } from './detector.js';
 
 export interface ProbeOptions {
@@ -38,6 +42,11 @@ export interface ProbeOptions {
   maxRetryMs?: number;
   log: Logger;
   now?: () => number;
+  /**
+   * Reads the heartbeat connection only when this gate opens (the monitor's tick), once the heartbeat runs:
+   * one wake-up per tick for every Host instead of one per line per Host. Without it, lines are read as they come.
+   */
+  gate?: ReadGate;
 }
 
 export interface HostProbe {
@@ -86,6 +95,8 @@ export function startProbe(o: ProbeOptions): HostProbe {
   let retryTimer: NodeJS.Timeout | undefined;
   let staleTimer: NodeJS.Timeout | undefined;
   let sessionStart = 0;
+  /** The current connection, when it goes through the gate. */
+  let current: GatedConnection | undefined;
 
   /**
    * Reopens the connection once it has been silent for `staleAfterMs`. The check runs after pending input
@@ -93,25 +104,30 @@ export function startProbe(o: ProbeOptions): HostProbe {
    */
   const armStale = () => {
     clearTimeout(staleTimer);
-    staleTimer = setTimeout(
-      () =>
-        setImmediate(() => {
-          const last = lastBeatAt ?? sessionStart;
-          if (closed) return;
-          if (now() - last < o.staleAfterMs) return armStale();
-          problem = `no heartbeat for ${o.staleAfterMs} ms: connection reopened`;
-          // destroy, not end: a frozen or cut-off Host never answers the close
-          client?.destroy();
-        }),
-      o.staleAfterMs,
-    );
+    staleTimer = setTimeout(() => {
+      current?.drain(); // a gated connection's lines wait for the tick: read what has come, handled before the check
+      setImmediate(() => {
+        const last = lastBeatAt ?? sessionStart;
+        if (closed) return;
+        if (now() - last < o.staleAfterMs) return armStale();
+        problem = `no heartbeat for ${o.staleAfterMs} ms: connection reopened`;
+        // destroy, not end: a frozen or cut-off Host never answers the close. The gated connection too:
+        // ssh2 no longer destroys a socket whose end it has already read.
+        client?.destroy();
+        current?.stream.destroy();
+      });
+    }, o.staleAfterMs);
   };
 
   /** One connection's life: resolves when it ends (closed, failed, or torn down as stale). */
   const session = async (): Promise<void> => {
     let c: SshClient | undefined;
+    let conn: GatedConnection | undefined;
     try {
+      conn = o.gate?.connect(o.target.host, o.target.port);
+      current = conn;
       c = await openClient({
+        socket: conn?.stream,
         target: o.target,
         user: o.target.user ?? o.user,
         knownHostsPath: o.knownHostsPath,
@@ -128,6 +144,7 @@ export function startProbe(o: ProbeOptions): HostProbe {
       const e = asAppError(err);
       refused = e.code === ErrorCode.sshConnect && e.details?.['reason'] === 'ECONNREFUSED';
       problem = e.userMessage;
+      conn?.stream.destroy();
       return;
     }
     if (closed) return void c.end();
@@ -145,6 +162,7 @@ export function startProbe(o: ProbeOptions): HostProbe {
         return;
       }
       problem = null;
+      conn?.gate();
       let buf = '';
       stream.on('data', (chunk: Buffer) => {
         buf = (buf + chunk.toString('latin1')).slice(-4096);
@@ -165,6 +183,7 @@ export function startProbe(o: ProbeOptions): HostProbe {
       stream.on('close', () => c!.end());
     });
     await ended;
+    conn?.stream.destroy();
     clearTimeout(staleTimer);
     problem ??= 'the heartbeat connection closed';
   };
@@ -253,6 +272,7 @@ export function startProbe(o: ProbeOptions): HostProbe {
       clearTimeout(checkTimer);
       clearTimeout(retryTimer);
       client?.destroy();
+      current?.stream.destroy();
       wake?.();
       await running;
     },

@@ -116,17 +116,20 @@ export function blockActionsPayload(f: BlockActionsFields): Record<string, unkno
     ...(f.message === undefined ? {} : { message: f.message }),
     state: { values: {} },
     response_url: f.responseUrl,
-    actions: [
-      {
-        action_id: a.actionId,
-        block_id: a.blockId ?? 'actions',
-        text: { type: 'plain_text', text: a.text ?? a.actionId, emoji: true },
-        ...(a.value === undefined ? {} : { value: a.value }),
-        ...(a.style === undefined ? {} : { style: a.style }),
-        type: a.type ?? 'button',
-        action_ts: f.actionTs ?? (Date.now() / 1000).toFixed(6),
-      },
-    ],
+    actions: [actionJson(a, f.actionTs)],
+  };
+}
+
+/** One clicked element as it appears in a block_actions payload's `actions`. */
+function actionJson(a: ClickedAction, actionTs?: string): Record<string, unknown> {
+  return {
+    action_id: a.actionId,
+    block_id: a.blockId ?? 'actions',
+    text: { type: 'plain_text', text: a.text ?? a.actionId, emoji: true },
+    ...(a.value === undefined ? {} : { value: a.value }),
+    ...(a.style === undefined ? {} : { style: a.style }),
+    type: a.type ?? 'button',
+    action_ts: actionTs ?? (Date.now() / 1000).toFixed(6),
   };
 }
 
@@ -286,4 +289,57 @@ export function clickButton(
   extras: SendExtras = {},
 ): Promise<SendResult> {
   return sendSigned(botEventsUrl, blockActionsBody(fields), { ...extras, secret });
+}
+
+/** What Slack puts in `view.state.values`: per block, per action, the element's type and value. */
+export type ViewStateValues = Record<string, Record<string, { type: string; value: string | null }>>;
+
+export interface ViewSubmissionFields {
+  userId: string;
+  /** The view as the Web API answers it (`viewJson`): id, hash, callback_id, private_metadata, blocks… */
+  view: Record<string, unknown>;
+  values: ViewStateValues;
+  triggerId?: string;
+}
+
+/** A `view_submission` payload: the modal as Slack holds it, with what the user typed in `state.values`. */
+export function viewSubmissionPayload(f: ViewSubmissionFields): Record<string, unknown> {
+  const name = userName(f.userId);
+  return {
+    type: 'view_submission',
+    team: { id: SLACK_DOUBLE_IDS.teamId, domain: SLACK_DOUBLE_IDS.teamDomain },
+    user: { id: f.userId, username: name, name, team_id: SLACK_DOUBLE_IDS.teamId },
+    api_app_id: SLACK_DOUBLE_IDS.appId,
+    token: VERIFICATION_TOKEN,
+    trigger_id: f.triggerId ?? newTriggerId(),
+    view: { ...f.view, state: { values: f.values } },
+    response_urls: [],
+    is_enterprise_install: false,
+    enterprise: null,
+  };
+}
+
+export interface ViewActionsFields {
+  userId: string;
+  view: Record<string, unknown>;
+  action: ClickedAction;
+  triggerId?: string;
+}
+
+/** A block_actions payload for a button in a view (a modal or the Home tab): `container.type` is `view`. */
+export function viewActionsPayload(f: ViewActionsFields): Record<string, unknown> {
+  const name = userName(f.userId);
+  return {
+    type: 'block_actions',
+    user: { id: f.userId, username: name, name, team_id: SLACK_DOUBLE_IDS.teamId },
+    api_app_id: SLACK_DOUBLE_IDS.appId,
+    token: VERIFICATION_TOKEN,
+    container: { type: 'view', view_id: f.view['id'] },
+    trigger_id: f.triggerId ?? newTriggerId(),
+    team: { id: SLACK_DOUBLE_IDS.teamId, domain: SLACK_DOUBLE_IDS.teamDomain },
+    enterprise: null,
+    is_enterprise_install: false,
+    view: f.view,
+    actions: [actionJson(f.action)],
+  };
 }

@@ -7,6 +7,7 @@ import { isObj, messageJson } from './api-common.js';
 import {
   ACK_TIMEOUT_MS,
   blockActionsPayload,
+  type ClickedAction,
   type SendExtras,
   type SendResult,
   type SlashCommandFields,
@@ -25,10 +26,10 @@ export interface ConsoleHost {
   openHome(user: string, o: SendExtras): Promise<SendResult>;
 }
 
-const unreachable = (host: ConsoleHost) => !host.botUrl && !host.socketModeConnected;
+export const unreachable = (host: ConsoleHost) => !host.botUrl && !host.socketModeConnected;
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const bad = (status: number, error: string): HttpAnswer => ({ status, body: { ok: false, error } });
+export const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+export const bad = (status: number, error: string): HttpAnswer => ({ status, body: { ok: false, error } });
 
 export async function consoleCommand(host: ConsoleHost, p: Record<string, unknown>): Promise<HttpAnswer> {
   if (typeof p['text'] !== 'string') return bad(400, 'missing_text');
@@ -41,7 +42,7 @@ export async function consoleCommand(host: ConsoleHost, p: Record<string, unknow
     userId: user,
     channelId: channel,
     responseUrl,
-    triggerId: newTriggerId(),
+    triggerId: triggerFor(host.store, user),
   };
   const sent = await deliver(() => host.sendCommand(fields, { timeoutMs: ACK_TIMEOUT_MS }));
   showAck(host.store, channel, user, sent);
@@ -65,22 +66,14 @@ export async function consoleClick(host: ConsoleHost, p: Record<string, unknown>
   const threadTs = message.threadTs;
   const origin = { channel, user, messageTs: ts, isEphemeral, ...(threadTs ? { threadTs } : {}) };
   const responseUrl = host.newResponseUrl(origin);
-  const el = found.element;
-  const action = {
-    actionId,
-    blockId: found.blockId,
-    type: typeof el['type'] === 'string' ? el['type'] : 'button',
-    ...(typeof el['value'] === 'string' ? { value: el['value'] } : {}),
-    ...(typeof el['style'] === 'string' ? { style: el['style'] } : {}),
-    ...(isObj(el['text']) && typeof el['text']['text'] === 'string' ? { text: el['text']['text'] } : {}),
-  };
   const fields = {
     userId: user,
     channelId: channel,
     responseUrl,
+    triggerId: triggerFor(host.store, user),
     messageTs: ts,
     isEphemeral,
-    action,
+    action: clickedAction(found),
     ...(threadTs ? { threadTs } : {}),
     ...(isEphemeral ? {} : { message: messageJson(message as RecordedMessage) }),
   };
@@ -129,7 +122,7 @@ Defaults: user ${SLACK_DOUBLE_IDS.defaultUser}, channel ${SLACK_DOUBLE_IDS.defau
 
 type Delivery = { ok: true; result: SendResult } | { ok: false; error: string; timedOut: boolean };
 
-async function deliver(send: () => Promise<SendResult>): Promise<Delivery> {
+export async function deliver(send: () => Promise<SendResult>): Promise<Delivery> {
   try {
     return { ok: true, result: await send() };
   } catch (err) {
@@ -138,7 +131,7 @@ async function deliver(send: () => Promise<SendResult>): Promise<Delivery> {
   }
 }
 
-function answer(d: Delivery, extra: Record<string, unknown>): HttpAnswer {
+export function answer(d: Delivery, extra: Record<string, unknown>): HttpAnswer {
   if (!d.ok) {
     const error = d.timedOut ? 'operation_timeout' : 'dispatch_failed';
     return { status: 502, body: { ok: false, error, detail: d.error, ...extra } };
@@ -179,7 +172,27 @@ function showAck(store: SlackStore, channel: string, user: string, d: Delivery):
   } else ephemeral(text, blocks);
 }
 
-function findAction(
+/** A fresh trigger id given to `user`: a modal the app opens with it is shown to them. */
+export function triggerFor(store: SlackStore, user: string): string {
+  const id = newTriggerId();
+  store.noteTrigger(id, user);
+  return id;
+}
+
+/** The clicked element as the payload describes it. */
+export function clickedAction(found: { element: Record<string, unknown>; blockId: string }): ClickedAction {
+  const el = found.element;
+  return {
+    actionId: String(el['action_id']),
+    blockId: found.blockId,
+    type: typeof el['type'] === 'string' ? el['type'] : 'button',
+    ...(typeof el['value'] === 'string' ? { value: el['value'] } : {}),
+    ...(typeof el['style'] === 'string' ? { style: el['style'] } : {}),
+    ...(isObj(el['text']) && typeof el['text']['text'] === 'string' ? { text: el['text']['text'] } : {}),
+  };
+}
+
+export function findAction(
   blocks: unknown[],
   actionId: string,
 ): { element: Record<string, unknown>; blockId: string } | undefined {

@@ -31,6 +31,19 @@ import {
   consoleMessages,
   consoleViews,
 } from './console.js';
+import { consoleDir, serveConsoleEvents, serveConsoleFile } from './console-app.js';
+import {
+  type ClusterPanel,
+  type ConsoleUser,
+  type ConsoleView,
+  cachedPanel,
+  consoleCalls,
+  consoleClusterAction,
+  consoleState,
+  consoleTranscript,
+  DEFAULT_CONSOLE_USERS,
+} from './console-state.js';
+import { consoleClose, consoleSubmit, consoleViewClick } from './console-views.js';
 import { type Fault, FaultInjector } from './faults.js';
 import { BadRequest, parseParams, readBody, sendJson, sendText } from './http-io.js';
 import { type HttpAnswer, type ResponseOrigin, ResponseUrls } from './response-urls.js';
@@ -46,6 +59,7 @@ import {
   type WaitForOptions,
 } from './store.js';
 import { viewJson, WEB_API_METHODS } from './web-api.js';
+import { SLACK_DOUBLE_IDS } from './workspace.js';
 
 export interface SlackDoubleOptions {
   /** Default 0: a free port. */
@@ -63,6 +77,10 @@ export interface SlackDoubleOptions {
   log?: Logger;
   /** Clock in ms for response_url expiry and rate-limit windows; tests inject a controllable one. */
   now?: () => number;
+  /** Who the browser console's user switcher offers (default: an admin and a non-admin). */
+  consoleUsers?: readonly ConsoleUser[];
+  /** The demo's cluster, for the console's cluster panel (Fail / Heal). */
+  cluster?: ClusterPanel;
 }
 
 /** How Slack delivers to the app: `url` (default `botUrl`) for HTTP; ignored while Socket Mode is connected. */
@@ -70,10 +88,13 @@ export interface DeliveryOptions extends SendExtras {
   url?: string | undefined;
 }
 
+/** Every page of the console and each of its live streams reads the cluster's state: at most once a second. */
+const CLUSTER_STATUS_TTL_MS = 1000;
+
 /** Methods called with the app-level token (Socket Mode); every other method refuses it. */
 const APP_LEVEL_METHODS = new Set(['apps.connections.open']);
 
-export class SlackDouble implements ConsoleHost {
+export class SlackDouble implements ConsoleHost, ConsoleView {
   readonly store: SlackStore;
   readonly signingSecret: string;
   #botUrl: string | undefined;
@@ -84,6 +105,8 @@ export class SlackDouble implements ConsoleHost {
   readonly #sockets: SocketModeHub;
   readonly #opts: SlackDoubleOptions;
   readonly #now: () => number;
+  readonly #consoleDir = consoleDir();
+  readonly #cluster: ClusterPanel | undefined;
 
   private constructor(opts: SlackDoubleOptions) {
     this.#opts = opts;
@@ -93,6 +116,7 @@ export class SlackDouble implements ConsoleHost {
     this.#sockets = new SocketModeHub(this.store, this.#now);
     this.signingSecret = opts.signingSecret ?? randomBytes(16).toString('hex');
     this.#botUrl = opts.botUrl;
+    this.#cluster = opts.cluster && cachedPanel(opts.cluster, CLUSTER_STATUS_TTL_MS);
     this.#server = http.createServer((req, res) => {
       this.#route(req, res).catch((err: unknown) => {
         opts.log?.error({ err, url: req.url }, 'slack double: request failed');
@@ -136,6 +160,14 @@ export class SlackDouble implements ConsoleHost {
   /** Points the console at the bot (when the bot's port is known only after the double started). */
   setBotUrl(url: string): void {
     this.#botUrl = url;
+  }
+
+  get users(): readonly ConsoleUser[] {
+    return this.#opts.consoleUsers ?? DEFAULT_CONSOLE_USERS;
+  }
+
+  get cluster(): ClusterPanel | undefined {
+    return this.#cluster;
   }
 
   /** True while the app is connected in Socket Mode: commands and interactions then go over its socket. */
@@ -283,6 +315,8 @@ export class SlackDouble implements ConsoleHost {
       this.#opts.log?.debug({ status: answer.status, ...answer.body }, 'slack double: response_url post');
       return reply(answer);
     }
+    if ((path === '/' || path === '/howto' || path.startsWith('/console/')) && !this.#sameSite(req))
+      return sendJson(res, 403, { ok: false, error: 'forbidden_origin' });
     if (req.method === 'POST' && path === '/console/command')
       return reply(await consoleCommand(this, params));
     if (req.method === 'POST' && path === '/console/click') return reply(await consoleClick(this, params));
@@ -293,8 +327,51 @@ export class SlackDouble implements ConsoleHost {
     if (req.method === 'GET' && path === '/console/messages') {
       return reply(consoleMessages(this.store, url.searchParams.get('channel') ?? undefined));
     }
-    if (req.method === 'GET' && path === '/') return sendText(res, 200, consoleHowto(this.#url));
+    if (req.method === 'POST' && path === '/console/view-click')
+      return reply(await consoleViewClick(this, params));
+    if (req.method === 'POST' && path === '/console/submit') return reply(await consoleSubmit(this, params));
+    if (req.method === 'POST' && path === '/console/close') return reply(consoleClose(this, params));
+    if (req.method === 'GET' && path === '/console/state')
+      return reply(await consoleState(this, url.searchParams.get('user') ?? undefined));
+    if (req.method === 'GET' && path === '/console/calls')
+      return reply(consoleCalls(this.store, Number(url.searchParams.get('since') ?? 0) || 0));
+    if (req.method === 'GET' && path === '/console/transcript') return this.#transcript(url, res);
+    if (req.method === 'GET' && path === '/console/events')
+      return serveConsoleEvents(this.store, this.cluster, res);
+    if (path.startsWith('/console/cluster/'))
+      return reply(
+        await consoleClusterAction(this, req.method, path.slice('/console/cluster/'.length), params),
+      );
+    if (req.method === 'GET' && path === '/howto') return sendText(res, 200, consoleHowto(this.#url));
+    if (req.method === 'GET' && (path === '/' || path.startsWith('/console/app/'))) {
+      if (serveConsoleFile(this.#consoleDir, path, res)) return;
+      if (path === '/') return sendText(res, 200, consoleHowto(this.#url));
+    }
     return sendJson(res, 404, { ok: false, error: 'not_found' });
+  }
+
+  /**
+   * The console acts as any user of the workspace, so only pages it served may drive it: the Host header must
+   * name this server (no DNS rebinding) and a browser's Origin, when sent (another site's form post or
+   * fetch), must be its own. curl sends no Origin.
+   */
+  #sameSite(req: http.IncomingMessage): boolean {
+    const own = new URL(this.#url);
+    const names = new Set([own.host, `127.0.0.1:${own.port}`, `localhost:${own.port}`, `[::1]:${own.port}`]);
+    if (!names.has(req.headers.host ?? '')) return false;
+    const origin = req.headers.origin;
+    return origin === undefined || [...names].some((n) => origin === `http://${n}`);
+  }
+
+  #transcript(url: URL, res: http.ServerResponse): void {
+    const channel = url.searchParams.get('channel') ?? SLACK_DOUBLE_IDS.defaultChannel;
+    const t = consoleTranscript(this, channel, url.searchParams.get('format') === 'json' ? 'json' : 'md');
+    res.writeHead(200, {
+      'content-type': t.type,
+      'content-disposition': `attachment; filename="${t.filename}"`,
+      'content-length': Buffer.byteLength(t.text),
+    });
+    res.end(t.text);
   }
 
   #api(

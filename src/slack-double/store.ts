@@ -101,6 +101,9 @@ export class SlackStore {
   #views = new Map<string, RecordedView>();
   #calls: RecordedCall[] = [];
   #connections: RecordedConnection[] = [];
+  /** Trigger ids the workspace handed out, by user: views.open shows the modal to that user. */
+  #triggers = new Map<string, string>();
+  #version = 0;
 
   constructor(now: () => number) {
     this.#now = now;
@@ -192,6 +195,23 @@ export class SlackStore {
     return view;
   }
 
+  /** Closes a view (a modal submitted or cancelled); Home tabs stay. */
+  closeView(id: string): boolean {
+    const gone = this.#views.delete(id);
+    if (gone) this.#changed();
+    return gone;
+  }
+
+  /** Remembers who a trigger id was given to (a command, a click): the modal it opens is theirs. */
+  noteTrigger(triggerId: string, user: string): void {
+    this.#triggers.set(triggerId, user);
+    if (this.#triggers.size > 1000) this.#triggers.delete(this.#triggers.keys().next().value as string);
+  }
+
+  triggerUser(triggerId: string): string | undefined {
+    return this.#triggers.get(triggerId);
+  }
+
   findView(id: string | undefined, externalId: string | undefined): RecordedView | undefined {
     if (id !== undefined) return this.#views.get(id);
     return [...this.#views.values()].find((v) => externalId !== undefined && v.externalId === externalId);
@@ -257,7 +277,29 @@ export class SlackStore {
     return clone(this.#connections);
   }
 
+  /** How many changes were recorded: a cheap "has anything changed" for the console's live updates. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Records that something outside the store changed (the demo's cluster): listeners refetch. */
+  touch(): void {
+    this.#changed();
+  }
+
+  /** How many listeners wait for changes (live-update streams, waitFor): a leak shows here. */
+  get changeListeners(): number {
+    return this.#events.listenerCount('change');
+  }
+
+  /** Calls `listener` after every recorded change; returns the unsubscribe. */
+  onChange(listener: () => void): () => void {
+    this.#events.on('change', listener);
+    return () => this.#events.off('change', listener);
+  }
+
   reset(): void {
+    this.#triggers.clear();
     this.#messages = [];
     this.#ephemerals = [];
     this.#edits.clear();
@@ -305,6 +347,7 @@ export class SlackStore {
   }
 
   #changed(): void {
+    this.#version += 1;
     this.#events.emit('change');
   }
 }

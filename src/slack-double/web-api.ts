@@ -73,7 +73,10 @@ const openView =
     const view = viewArg(p, ['modal']);
     if (isFailure(view)) return view;
     const extId = typeof view['external_id'] === 'string' ? { externalId: view['external_id'] } : {};
-    return ok({ view: viewJson(store.saveView({ method, view, ...extId })) });
+    const user = store.triggerUser(str(p, 'trigger_id') ?? '');
+    return ok({
+      view: viewJson(store.saveView({ method, view, ...extId, ...(user ? { userId: user } : {}) })),
+    });
   };
 
 export const WEB_API_METHODS: Record<string, Handler> = {

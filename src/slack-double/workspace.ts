@@ -16,10 +16,13 @@ export const SLACK_DOUBLE_IDS = {
   defaultUser: 'U0ADMIN01',
   defaultChannel: 'C0OPS0001',
   alertChannel: 'C0ALERTS1',
+  /** A member who is not an admin in the example inventory: the console's second user. */
+  operatorUser: 'U0OPER002',
 } as const;
 
 const KNOWN_USERS: Record<string, string> = {
   [SLACK_DOUBLE_IDS.defaultUser]: 'admin',
+  [SLACK_DOUBLE_IDS.operatorUser]: 'operator',
   [SLACK_DOUBLE_IDS.botUserId]: SLACK_DOUBLE_IDS.botName,
 };
 const KNOWN_CHANNELS: Record<string, string> = {

@@ -6,7 +6,7 @@
  * details, error messages — is escaped here.
  */
 import type { Section } from '../core/plugin.js';
-import { escapeEntities, escapeMd, type Md, md, mention } from '../core/text.js';
+import { escapeEntities, escapeMd, joinMd, type Md, md, mention } from '../core/text.js';
 import type { JobRecord, JobState, StepState } from '../jobs/job-state.js';
 import { actions, type Block, context, divider, fitBlocks, section, sectionsFor } from './blocks.js';
 
@@ -54,6 +54,14 @@ const m = (x: Md): string => x.mrkdwn;
 const sectionBlocks = (sections: readonly Section[]): Block[] =>
   sections.flatMap((s) => sectionsFor(s.lines.map(m), s.title ? { title: `*${m(s.title)}*` } : {}));
 
+/** Who may confirm a pending plan, and with four eyes who has approved and who is awaited. */
+function approvalLine(v: JobView): Md {
+  const by = v.approvals?.by ?? [];
+  if ((v.approvals?.required ?? 1) <= 1) return md`Only ${mention(v.requester)} or an admin can confirm.`;
+  if (!by.length) return md`Four eyes: ${mention(v.requester)} confirms first, then a second admin.`;
+  return md`Approved by ${joinMd(by.map(mention), ' and ')} · awaiting a second admin.`;
+}
+
 export function renderJob(v: JobView): { text: string; blocks: Block[] } {
   // The command as typed stays copyable: inside a code span only what could end it or ping is escaped.
   const command = md`\`/flexvdi ${v.text}\``;
@@ -65,7 +73,12 @@ export function renderJob(v: JobView): { text: string; blocks: Block[] } {
       [
         m(md`requested by ${mention(v.requester)}`),
         v.jobId ? m(md`job \`${v.jobId}\``) : '',
-        v.confirmedBy ? m(md`confirmed by ${mention(v.confirmedBy)}`) : '',
+        // Four eyes: both approvers once it runs (while it waits, the line under the buttons says who).
+        v.approvals && v.state !== 'awaiting-confirmation' && v.approvals.by.length
+          ? m(md`approved by ${joinMd(v.approvals.by.map(mention), ' and ')}`)
+          : v.confirmedBy
+            ? m(md`confirmed by ${mention(v.confirmedBy)}`)
+            : '',
       ]
         .filter(Boolean)
         .join(' · '),
@@ -115,19 +128,32 @@ export function renderJob(v: JobView): { text: string; blocks: Block[] } {
   const tail: Block[] = [];
   if (v.state === 'awaiting-confirmation' && v.confirmId) {
     const mins = v.expiresAt ? Math.max(1, Math.round((v.expiresAt - Date.now()) / 60_000)) : undefined;
+    const firstOfTwo = (v.approvals?.required ?? 1) > 1 && !v.approvals?.by.length;
     tail.push(
       actions(`confirm:${v.confirmId}`, [
         {
-          text: 'Confirm',
+          // A plan with typeToConfirm: the click opens a modal that is the confirmation (no dialog first).
+          text: v.plan?.typeToConfirm ? 'Confirm…' : 'Confirm',
           actionId: CONFIRM_ACTION,
           value: v.confirmId,
           style: 'primary',
-          confirm: {
-            title: 'Run this plan?',
-            text: `This changes the cluster: ${m(v.plan ? v.plan.summary : command)}`,
-            confirm: 'Run it',
-            deny: 'Back',
-          },
+          ...(v.plan?.typeToConfirm
+            ? {}
+            : {
+                confirm: firstOfTwo
+                  ? {
+                      title: 'Approve this plan?',
+                      text: `A second admin must confirm it before it runs: ${m(v.plan ? v.plan.summary : command)}`,
+                      confirm: 'Approve',
+                      deny: 'Back',
+                    }
+                  : {
+                      title: 'Run this plan?',
+                      text: `This changes the cluster: ${m(v.plan ? v.plan.summary : command)}`,
+                      confirm: 'Run it',
+                      deny: 'Back',
+                    },
+              }),
         },
         ...(v.extraButtons ?? []).map((b) => ({
           text: b.text,
@@ -137,10 +163,8 @@ export function renderJob(v: JobView): { text: string; blocks: Block[] } {
         { text: 'Cancel', actionId: CANCEL_ACTION, value: v.confirmId, style: 'danger' as const },
       ]),
     );
-    if (mins)
-      tail.push(
-        context(m(md`Only ${mention(v.requester)} or an admin can confirm. Expires in ${mins} min.`)),
-      );
+    const who = approvalLine(v);
+    tail.push(context(m(mins ? md`${who} Expires in ${mins} min.` : who)));
   }
   const blocks = fitBlocks(head, body, tail, '…{n} more blocks not shown; see the thread for details.');
   // The notification text is plain: no markup at all, and nothing that could ping.

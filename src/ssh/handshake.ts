@@ -4,6 +4,7 @@
  * algorithms of the pinned types are offered, and the key the server presents is checked in `hostVerifier`
  * (raw key blob: `hostHash` unset) before authentication. Errors come back as AppErrors naming the Host.
  */
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import ssh2, { type Algorithms, type Client as SshClient } from 'ssh2';
 import { AppError, ErrorCode } from '../errors.js';
@@ -24,6 +25,8 @@ export interface HandshakeOptions {
   log: Logger;
   /** Receives the Client as soon as it exists (so it can be ended while still connecting). */
   onClient: (client: SshClient) => void;
+  /** A connection already under way to use instead of ssh2's own TCP connection (e.g. a ReadGate's). */
+  socket?: Duplex | undefined;
 }
 
 export async function openClient(o: HandshakeOptions): Promise<SshClient> {
@@ -65,6 +68,7 @@ export async function openClient(o: HandshakeOptions): Promise<SshClient> {
     });
     client.on('close', () => fail(new Error('connection closed during the handshake')));
     client.connect({
+      ...(o.socket ? { sock: o.socket } : {}),
       host: t.host,
       port: t.port,
       username: o.user,

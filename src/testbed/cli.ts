@@ -9,12 +9,14 @@ import { testbedDown } from './down.js';
 import { describeFaultOptions } from './fault-options.js';
 import { failHost, healHost, replaceHost } from './faults.js';
 import { FAULT_MODES, type FaultMode } from './state.js';
-import { listTestbeds, type TestbedStatus, testbedStatus } from './status.js';
+import { listTestbeds, type ManagerStatus, type TestbedStatus, testbedStatus } from './status.js';
 import { testbedUp } from './up.js';
 
 export const TESTBED_USAGE = `usage: flexvdi-chatops testbed <command> [--name ID] [--state-root DIR]
   up [--hosts N] [--odd-bridges host3[,host4]] [--disk-size 2G] [--disks 1]
      [--fail-threshold-ms 60000] [--heartbeat-ms 2000]     start N Hosts + Manager stand-in, write the inventory
+     [--manager-on host1|<host>|standalone]               the Manager as a guest of that Host (default host1)
+     [--manager-lease-ms 20000]                          or in a namespace of its own; its lease time
   down                                                    remove everything the testbed made
   status [--json]                                         show Hosts, sshd, links, faults
   fail <host> [--mode] link-down|freeze|sshd-stop|hostkey-change|jitter|slow
@@ -38,12 +40,24 @@ function int(v: string | undefined, flag: string): number | undefined {
   return Number(v);
 }
 
+function describeManager(m: ManagerStatus): string {
+  if (m.mode === 'standalone') return `${m.url} standalone, ${m.running ? 'running' : 'NOT RUNNING'}`;
+  const others = m.instances.filter((h) => h !== m.runningOn);
+  const where =
+    (m.runningOn ? `guest of ${m.runningOn}` : 'NOT RUNNING on any Host') +
+    (others.length ? ` (an old instance still on ${others.join(', ')})` : '');
+  const lease = m.lease
+    ? `lease ${m.lease.owner} until ${new Date(m.lease.expiresMs).toISOString()}${m.lease.expired ? ' (expired)' : ''}`
+    : 'no lease';
+  return `${m.url} ${where}; ${lease}`;
+}
+
 function formatStatus(s: TestbedStatus): string {
   if (!s.exists) return `testbed "${s.name}" is not up (${s.stateDir})`;
   const lines = [
     `testbed "${s.name}" (${s.phase}) — state ${s.stateDir}`,
     `inventory: ${s.inventoryPath ?? '(not written)'}`,
-    `manager:   ${s.manager ? `${s.manager.url} ${s.manager.running ? 'running' : 'NOT RUNNING'}` : '-'}`,
+    `manager:   ${s.manager ? describeManager(s.manager) : '-'}`,
     'host      ip              running  link  sshd  frozen  fault',
   ];
   for (const h of s.hosts) {
@@ -76,6 +90,8 @@ export async function testbedCli(argv: string[], deps: TestbedCliDeps): Promise<
         disks: { type: 'string' },
         'fail-threshold-ms': { type: 'string' },
         'heartbeat-ms': { type: 'string' },
+        'manager-on': { type: 'string' },
+        'manager-lease-ms': { type: 'string' },
         mode: { type: 'string' },
         'pause-ms': { type: 'string' },
         'every-ms': { type: 'string' },
@@ -107,6 +123,9 @@ export async function testbedCli(argv: string[], deps: TestbedCliDeps): Promise<
           ...opt('disks', int(v.disks, '--disks')),
           ...opt('failThresholdMs', int(v['fail-threshold-ms'], '--fail-threshold-ms')),
           ...opt('heartbeatIntervalMs', int(v['heartbeat-ms'], '--heartbeat-ms')),
+          ...opt('managerLeaseMs', int(v['manager-lease-ms'], '--manager-lease-ms')),
+          manager:
+            (v['manager-on'] ?? 'host1') === 'standalone' ? 'standalone' : { on: v['manager-on'] ?? 'host1' },
           ...(v['disk-size'] !== undefined ? { diskSize: v['disk-size'] } : {}),
           ...(v['odd-bridges']
             ? { oddBridges: v['odd-bridges'].flatMap((s) => s.split(',')).filter(Boolean) }

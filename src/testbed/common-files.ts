@@ -23,6 +23,9 @@ const WRAPPERS = {
   'o2cb.init': 'o2cb-init.sh',
 } as const;
 
+/** Programs every Host has in /usr/sbin (not emulations: tools of a flexVDI Host the testbed models). */
+const HOST_PROGRAMS = { 'flexvdi-manager': 'flexvdi-manager.sh' } as const;
+
 const UNITS: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 
 /** "2G", "512M", "3GiB", "2147483648" → bytes. */
@@ -53,6 +56,17 @@ export function writeCommonFiles(t: TestbedLayout, disks: number, diskBytes: num
     writeFileSync(
       path.join(t.files.bin, tool),
       `#!/bin/bash\n# flexvdi-testbed emulation of ${tool} (see src/testbed/README.md)\n` +
+        `exec /bin/bash ${path.join(scriptsDir(), script)} "$@"\n`,
+      { mode: 0o755 },
+    );
+  }
+
+  // Programs a Host has in /usr/sbin besides this machine's (host-mounts.ts overlays them there).
+  mkdirSync(path.join(t.files.bin, 'sbin'), { recursive: true });
+  for (const [tool, script] of Object.entries(HOST_PROGRAMS)) {
+    writeFileSync(
+      path.join(t.files.bin, 'sbin', tool),
+      `#!/bin/bash\n# flexvdi-testbed: ${tool} (see src/testbed/README.md)\n` +
         `exec /bin/bash ${path.join(scriptsDir(), script)} "$@"\n`,
       { mode: 0o755 },
     );

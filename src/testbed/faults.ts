@@ -28,12 +28,14 @@ import {
   type RawFaultOptions,
   type SlowOptions,
 } from './fault-options.js';
+import { DEFAULT_MANAGER_LEASE_MS, restoreGuestLink, setGuestLink } from './guest.js';
 import { accountFiles, writeHostFiles } from './host-files.js';
 import { inHost, startHost, stopHost } from './host-process.js';
 import { startJitter, stopJitter } from './jitter.js';
 import type { HostLayout, TestbedLayout } from './layout.js';
 import { createNetwork, removeMember, setLink } from './network.js';
 import { generateEd25519 } from './ssh-keys.js';
+import { standinEntry } from './standin-entry.js';
 import { type FaultMode, saveState } from './state.js';
 
 export interface HostFaultOptions extends TestbedRef {
@@ -117,11 +119,15 @@ export async function failHost(opts: FailHostOptions): Promise<void> {
   }
   if (rec.fault === opts.mode) return;
   switch (opts.mode) {
+    // The Manager guest's traffic goes through its Host: its port goes down with the Host's link, and with
+    // the Host frozen (a frozen VM answers nothing, not even ARP).
     case 'link-down':
       await setLink(h.veth, false);
+      await setGuestLink(h, false);
       break;
     case 'freeze':
       setFrozen(cgroupDir(l.layout.cgroup, h.name), true);
+      await setGuestLink(h, false);
       break;
     case 'sshd-stop':
       await hostSh(l, i, '[ -f /run/sshd.pid ] && kill "$(cat /run/sshd.pid)"; exit 0');
@@ -174,6 +180,7 @@ export async function healHost(opts: HostFaultOptions): Promise<void> {
     i,
     `[ -f /run/sshd.pid ] && kill -0 "$(cat /run/sshd.pid)" 2>/dev/null || /usr/sbin/sshd -E /var/log/sshd.log`,
   );
+  await restoreGuestLink(l.layout, h);
   rec.fault = null;
   rec.faultOptions = null;
   rec.helperPid = null;
@@ -212,6 +219,10 @@ export async function replaceHost(opts: HostFaultOptions): Promise<ReplaceResult
     oddBridges: rec.oddBridges,
     machineId: randomBytes(16).toString('hex'),
     disks: l.state.options.disks,
+    manager: {
+      leaseMs: l.state.options.managerLeaseMs ?? DEFAULT_MANAGER_LEASE_MS,
+      entry: await standinEntry(),
+    },
   });
   await startHost(t, h, { heartbeatMs: l.state.options.heartbeatIntervalMs });
   Object.assign(rec, {

@@ -7,6 +7,7 @@
  */
 import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { type GuestHostConfig, writeGuestHostFiles } from './guest.js';
 import { hideMachineHostKeys, writeHostMountDirs } from './host-mounts.js';
 import { type HostLayout, TESTBED_DOMAIN, type TestbedLayout } from './layout.js';
 import type { SshKeyPair } from './ssh-keys.js';
@@ -137,6 +138,8 @@ export interface WriteHostOptions {
   oddBridges: boolean;
   machineId: string;
   disks: number;
+  /** manager.conf and the Manager guest's testbed facts (guest.ts). */
+  manager: GuestHostConfig;
 }
 
 /** (Re)creates the Host's folder from scratch. */
@@ -178,5 +181,6 @@ export function writeHostFiles(o: WriteHostOptions): void {
   chownSync(home(), fv.uid, fv.gid);
   put(d('net.batch'), netBatch(t, h, o.oddBridges));
   writeHostMountDirs(t, h, o.disks);
+  writeGuestHostFiles(t, h, o.manager);
   hideMachineHostKeys(t, h);
 }

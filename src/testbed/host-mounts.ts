@@ -11,11 +11,14 @@
  *                                        (block device nodes of their loop devices) with udev-style
  *                                        /dev/disk/by-id links
  *   /usr                                 read-only; the kernel-bound tools replaced by the emulations, the
- *                                        real ones reachable under /run/flexvdi-testbed/usr.real
+ *                                        real ones reachable under /run/flexvdi-testbed/usr.real;
+ *                                        /usr/sbin a read-only overlay adding the testbed's own programs
+ *                                        (flexvdi-manager) to this machine's
  */
 import { linkSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { diskPaths, type HostLayout, type TestbedLayout } from './layout.js';
+import { hostViews, inHostDir } from './paths.js';
 
 /** Device nodes every Host gets (copied once per testbed into devskel/, hard-linked per Host). */
 export const DEVICE_NODES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as const;
@@ -35,23 +38,31 @@ export const COVERED_TOOLS = {
 const esc = (p: string) => p.replace(/\\/g, '\\134').replace(/ /g, '\\040').replace(/\t/g, '\\011');
 
 export function fstabText(t: TestbedLayout, h: HostLayout): string {
-  const H = (...p: string[]) => esc(path.join(h.dir, ...p));
+  const under = (...p: string[]) => esc(path.join(h.dir, ...p));
   const bind = (src: string, dst: string, opts = 'bind') => `${src} ${dst} none ${opts} 0 0`;
+  // Folders the Host is given at their own path although they lie in one of its own folders (a checkout under
+  // /tmp): bound first under its /run-to-be (then carried by an rbind of /run), and from there to their path
+  // once the Host's own folders are in place — by then the machine's path is hidden.
+  const views = hostViews();
+  const stage = (i: number) => `/run/flexvdi-testbed/view${i}`;
   const lines = [
     `# flexvdi-testbed: the private view of Host ${h.name}, mounted in this order by host-init.sh`,
-    bind(H('run'), '/run'),
-    `overlay /etc overlay lowerdir=/etc,upperdir=${H('etc.upper')},workdir=${H('etc.work')} 0 0`,
-    `overlay /var/lib overlay lowerdir=/var/lib,upperdir=${H('varlib.upper')},workdir=${H('varlib.work')} 0 0`,
-    bind(H('root'), '/root'),
-    bind(H('home'), '/home'),
-    bind(H('tmp'), '/tmp'),
-    bind(H('log'), '/var/log'),
+    ...views.map((v, i) => bind(esc(v), under('run', 'flexvdi-testbed', `view${i}`), 'bind,ro')),
+    bind(under('run'), '/run', views.length ? 'rbind' : 'bind'),
+    `overlay /etc overlay lowerdir=/etc,upperdir=${under('etc.upper')},workdir=${under('etc.work')} 0 0`,
+    `overlay /var/lib overlay lowerdir=/var/lib,upperdir=${under('varlib.upper')},workdir=${under('varlib.work')} 0 0`,
+    bind(under('root'), '/root'),
+    bind(under('home'), '/home'),
+    bind(under('tmp'), '/tmp'),
+    bind(under('log'), '/var/log'),
+    ...views.map((v, i) => bind(stage(i), esc(v), 'bind,ro')),
     bind(esc(t.files.shared), '/var/lib/flexvdi-testbed'),
-    bind(H('dev'), '/dev'),
+    bind(under('dev'), '/dev'),
     'devpts /dev/pts devpts newinstance,ptmxmode=0666,mode=0620,gid=5 0 0',
     'shm /dev/shm tmpfs mode=1777,nosuid,nodev 0 0',
     bind('/usr', '/run/flexvdi-testbed/usr.real', 'bind,ro'),
     bind('/usr', '/usr', 'bind,ro'),
+    `overlay /usr/sbin overlay ro,lowerdir=${esc(path.join(t.files.bin, 'sbin'))}:/usr/sbin 0 0`,
     ...Object.entries(COVERED_TOOLS).map(([tool, real]) => bind(esc(path.join(t.files.bin, tool)), real)),
   ];
   return `${lines.join('\n')}\n`;
@@ -71,6 +82,10 @@ export function writeHostMountDirs(t: TestbedLayout, h: HostLayout, disks: numbe
     mkdirSync(d(dir), { recursive: true, mode: 0o755 });
   }
   writeFileSync(d('run', 'flexvdi-testbed', 'host'), `${h.name}\n`);
+  hostViews().forEach((v, i) => {
+    mkdirSync(d('run', 'flexvdi-testbed', `view${i}`), { recursive: true, mode: 0o755 });
+    mkdirSync(inHostDir(h.dir, v), { recursive: true, mode: 0o755 });
+  });
   const skel = path.join(t.stateDir, 'devskel');
   for (const node of DEVICE_NODES) linkSync(path.join(skel, node), d('dev', node));
   symlinkSync('pts/ptmx', d('dev', 'ptmx'));

@@ -1,7 +1,8 @@
 /**
  * Starting and stopping a Host's processes. A Host's first process joins the Host's freezer cgroup (and its
  * cpu cgroup, where that is a hierarchy of its own: see cgroup.ts), then
- * execs `ip netns exec <netns> unshare --mount --uts --pid --fork --mount-proc … bash host-init.sh`;
+ * execs `ip netns exec <netns> unshare --mount --uts --pid --fork --mount-proc … bash host-init.sh` with this
+ * machine's network namespace open as fd 3 (host-init keeps it for the Manager guest's NIC, see guest.ts);
  * host-init, PID 1 of the Host, builds the Host's private view, starts sshd and the heartbeat agent, prints
  * "ready" and becomes the holder of the namespaces (and reaper of the Host's orphans). Later commands enter
  * the Host through that holder (`nsenter -t <holder>`), also from inside the cgroup, so every process of the
@@ -45,7 +46,7 @@ export function startHost(t: TestbedLayout, h: HostLayout, rt: HostRuntime): Pro
   const logFile = path.join(h.dir, 'init.log');
   const logFd = openSync(logFile, 'w');
   const script =
-    'echo $$ > "$1/cgroup.procs" && { [ -z "$4" ] || echo $$ > "$4/cgroup.procs"; } && exec ip netns exec "$2" ' +
+    'echo $$ > "$1/cgroup.procs" && { [ -z "$4" ] || echo $$ > "$4/cgroup.procs"; } && exec 3</proc/self/ns/net && exec ip netns exec "$2" ' +
     'unshare --mount --uts --pid --fork --mount-proc --propagation private -- bash "$3/host-init.sh"';
   const child = spawn('sh', ['-c', script, 'host-start', cg, h.netns, scriptsDir(), cpu], {
     stdio: ['ignore', 'pipe', logFd],

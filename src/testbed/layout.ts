@@ -6,6 +6,7 @@
  *   bridge   = fvtb<tag>          (root namespace, holds the gateway 10.230.<octet>.1/24)
  *   netns    = fvtb-<tag>-<host>  and fvtb-<tag>-manager
  *   veth     = fvtb<tag>h<n>      and fvtb<tag>m   (≤ 15 characters, the kernel's limit)
+ *              fvtb<tag>g<n>      the bridge port of the Manager guest's NIC while it runs on host<n>
  *   cgroup   = fvtb-<tag>/<host>  (freezer)
  *   addresses: .1 gateway (this machine), .2 Manager stand-in, .11… Hosts (hostN = .10+N)
  *
@@ -30,6 +31,8 @@ export interface HostLayout {
   netns: string;
   /** Root-namespace end of the Host's veth pair (the Host's end is eth0). */
   veth: string;
+  /** Root-namespace end of the Manager guest's NIC while the guest runs on this Host (guest.ts). */
+  guestVeth: string;
   /** Per-Host folder: overlay upper dirs, /root, /home, /tmp, /var/log, logs. */
   dir: string;
 }
@@ -63,6 +66,8 @@ export interface TestbedLayout {
   bridge: string;
   managerNetns: string;
   managerVeth: string;
+  /** The Manager guest's MAC, the same on whichever Host it runs (a VM keeps its MAC). */
+  managerMac: string;
   cgroup: string;
   files: TestbedFiles;
   hosts: HostLayout[];
@@ -94,6 +99,7 @@ export function hostLayout(t: Pick<TestbedLayout, 'tag' | 'octet' | 'stateDir'>,
     ip: `${SUBNET_PREFIX}.${t.octet}.${10 + index}`,
     netns: `fvtb-${t.tag}-${name}`,
     veth: `fvtb${t.tag}h${index}`,
+    guestVeth: `fvtb${t.tag}g${index}`,
     dir: path.join(t.stateDir, 'hosts', name),
   };
 }
@@ -113,6 +119,7 @@ export function layoutFor(name: string, stateDir: string, octet: number, hostCou
     bridge: `fvtb${tag}`,
     managerNetns: `fvtb-${tag}-manager`,
     managerVeth: `fvtb${tag}m`,
+    managerMac: `52:54:00:${tag.slice(0, 2)}:${tag.slice(2, 4)}:02`,
     cgroup: `fvtb-${tag}`,
     files: {
       state: f('state.json'),

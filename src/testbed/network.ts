@@ -13,10 +13,6 @@ function disableIpv6(ifname: string): void {
   if (existsSync(f)) writeFileSync(f, '1');
 }
 
-async function linkExists(name: string): Promise<boolean> {
-  return (await run('ip', ['link', 'show', 'dev', name])).code === 0;
-}
-
 async function netnsList(): Promise<string[]> {
   const out = await runOk('ip', ['netns', 'list']);
   return out
@@ -66,6 +62,10 @@ export async function setLink(veth: string, up: boolean): Promise<void> {
   await runOk('ip', ['link', 'set', 'dev', veth, up ? 'up' : 'down']);
 }
 
+export async function linkExists(name: string): Promise<boolean> {
+  return (await run('ip', ['link', 'show', 'dev', name])).code === 0;
+}
+
 export async function linkIsUp(veth: string): Promise<boolean> {
   const r = await run('ip', ['-o', 'link', 'show', 'dev', veth]);
   return r.code === 0 && /<[^>]*\bUP\b/.test(r.stdout);
@@ -77,7 +77,13 @@ export async function findTestbedNetwork(tag: string): Promise<{ netns: string[]
   const out = await runOk('ip', ['-o', 'link', 'show']);
   const links = [...out.matchAll(/^\d+: ([^:@\s]+)/gm)]
     .map((m) => m[1] ?? '')
-    .filter((n) => n === `fvtb${tag}` || n.startsWith(`fvtb${tag}h`) || n === `fvtb${tag}m`);
+    .filter(
+      (n) =>
+        n === `fvtb${tag}` ||
+        n.startsWith(`fvtb${tag}h`) ||
+        n.startsWith(`fvtb${tag}g`) ||
+        n === `fvtb${tag}m`,
+    );
   return { netns, links };
 }
 

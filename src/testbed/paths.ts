@@ -54,3 +54,35 @@ export const defaultStateRoot = repoHidden
 
 /** Machine-wide registry of running testbeds (tmpfs: gone after a reboot, like the namespaces it names). */
 export const registryDir = '/run/flexvdi-testbed';
+
+/** True when a Host cannot see `p` at its own path (it lies in a folder every Host has its own of). */
+export const hiddenInHosts = (p: string): boolean =>
+  HOST_OWN_DIRS.some((d) => p === d || p.startsWith(`${d}/`));
+
+/**
+ * Folders of this machine every Host is given at their own path, read-only, although they lie in a folder each
+ * Host has its own of: this checkout (the Manager guest runs the stand-in from it, with its node_modules) and
+ * node's install, when a clone or node lives under /tmp, /root or /home (host-mounts.ts mounts them).
+ */
+export function hostViews(): string[] {
+  const node = path.dirname(path.dirname(process.execPath));
+  return [...new Set([repoRoot, node])].filter(hiddenInHosts);
+}
+
+/** Whether a Host sees `p` at its own path (outside its own folders, or in a folder it is given). */
+export const visibleInHosts = (p: string): boolean =>
+  !hiddenInHosts(p) || hostViews().some((v) => p === v || p.startsWith(`${v}/`));
+
+/** Where a path of a Host's own folder (`/tmp/x`) lies in that Host's folder on this machine. */
+export function inHostDir(hostDir: string, p: string): string {
+  const own: Record<string, string> = {
+    '/run': 'run',
+    '/root': 'root',
+    '/home': 'home',
+    '/tmp': 'tmp',
+    '/var/log': 'log',
+  };
+  const d = HOST_OWN_DIRS.find((x) => p === x || p.startsWith(`${x}/`));
+  if (!d || !own[d]) throw new Error(`${p} is not in a Host's own folder`);
+  return path.join(hostDir, own[d], p.slice(d.length));
+}

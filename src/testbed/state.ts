@@ -58,6 +58,10 @@ export interface TestbedOptionsRecord {
   disks: number;
   failThresholdMs: number;
   heartbeatIntervalMs: number;
+  /** Where the Manager stand-in started: "standalone" (its own namespace) or the Host it is a guest of. */
+  managerOn?: string;
+  /** The Manager guest's lease time (manager.conf LEASE_MS). */
+  managerLeaseMs?: number;
 }
 
 export interface TestbedState {
@@ -70,7 +74,7 @@ export interface TestbedState {
   createdAt: string;
   options: TestbedOptionsRecord;
   hosts: HostRecord[];
-  manager: { url: string; fingerprint256: string } | null;
+  manager: { url: string; fingerprint256: string; mode?: 'standalone' | 'guest' } | null;
 }
 
 export function writeFileAtomic(file: string, text: string, mode = 0o644): void {

@@ -4,11 +4,12 @@ import path from 'node:path';
 import { cgroupDir, cgroupPids, cpuLimit, isFrozen } from './cgroup.js';
 import { layoutOfState, resolveRef, type TestbedRef } from './context.js';
 import type { FaultOptions } from './fault-options.js';
+import { guestWhereabouts } from './guest.js';
 import { holderPid } from './host-process.js';
 import { jitterRunning } from './jitter.js';
-import { layoutFor, SUBNET_PREFIX } from './layout.js';
+import { layoutFor, SUBNET_PREFIX, type TestbedLayout } from './layout.js';
 import { linkIsUp } from './network.js';
-import { readRegistry, readState } from './state.js';
+import { readRegistry, readState, type TestbedState } from './state.js';
 
 export interface HostStatus {
   name: string;
@@ -37,8 +38,23 @@ export interface TestbedStatus {
   exists: boolean;
   phase: string | null;
   inventoryPath: string | null;
-  manager: { url: string; fingerprint256: string; running: boolean } | null;
+  manager: ManagerStatus | null;
   hosts: HostStatus[];
+}
+
+export interface ManagerStatus {
+  url: string;
+  fingerprint256: string;
+  /** How the testbed started it: its own namespace, or as a Host's guest (it may have moved since). */
+  mode: 'standalone' | 'guest';
+  /** Its process is alive (standalone: in its own group; guest: on some Host, frozen or not). */
+  running: boolean;
+  /** Guest mode: the Host it runs on (null: none); standalone: null. */
+  runningOn: string | null;
+  /** Guest mode: every Host with a live guest process (an old one that has yet to exit shows here too). */
+  instances: string[];
+  /** Guest mode: the lease next to its disk image (owner FQDN, expiry); null when there is none. */
+  lease: { owner: string; expiresMs: number; expired: boolean } | null;
 }
 
 /** sshd's pid file and /proc as the Host sees them (its own PID namespace), read through the holder. */
@@ -88,12 +104,19 @@ export async function testbedStatus(ref: TestbedRef): Promise<TestbedStatus> {
     exists: true,
     phase: state.phase,
     inventoryPath: existsSync(t.files.inventory) ? path.resolve(t.files.inventory) : null,
-    manager: state.manager && {
-      ...state.manager,
-      running: cgroupPids(cgroupDir(t.cgroup, 'manager')).length > 0,
-    },
+    manager: state.manager && managerStatus(t, state.manager),
     hosts,
   };
+}
+
+function managerStatus(t: TestbedLayout, m: NonNullable<TestbedState['manager']>): ManagerStatus {
+  const base = { url: m.url, fingerprint256: m.fingerprint256 };
+  if (m.mode !== 'guest') {
+    const running = cgroupPids(cgroupDir(t.cgroup, 'manager')).length > 0;
+    return { ...base, mode: 'standalone', running, runningOn: null, instances: [], lease: null };
+  }
+  const w = guestWhereabouts(t);
+  return { ...base, mode: 'guest', running: w.runningOn !== null, ...w };
 }
 
 /** Every testbed holding a subnet on this machine (from the registry in /run/flexvdi-testbed). */

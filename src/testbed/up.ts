@@ -13,13 +13,22 @@ import { layoutOfState, resolveRef, type TestbedRef } from './context.js';
 import { testbedDown } from './down.js';
 import { TestbedErrorCode } from './errors.js';
 import { mapLimit, run } from './exec.js';
+import {
+  checkGuestEntry,
+  DEFAULT_MANAGER_LEASE_MS,
+  installManagerImage,
+  makeManagerImage,
+  startManagerGuest,
+} from './guest.js';
 import { accountFiles, type HostKeys, writeHostFiles } from './host-files.js';
 import { holderPid, startHost } from './host-process.js';
 import { writeInventory, writeKnownHosts } from './inventory.js';
 import { layoutFor, MAX_HOSTS } from './layout.js';
+import { fingerprintOf } from './manager/tls.js';
 import { configureManagerNetns, createNetwork } from './network.js';
 import { generateEd25519 } from './ssh-keys.js';
-import { ensureManagerCredentials, startStandin } from './standin.js';
+import { ensureManagerCredentials, type StandinInfo, startStandin } from './standin.js';
+import { standinEntry } from './standin-entry.js';
 import {
   claimRegistry,
   type HostRecord,
@@ -42,6 +51,13 @@ export interface TestbedUpOptions extends TestbedRef {
   failThresholdMs?: number;
   /** Heartbeat period of each registered Host's agent (default 2000 ms). */
   heartbeatIntervalMs?: number;
+  /**
+   * Where the Manager stand-in runs: standalone (default here; the CLI's default is `{ on: 'host1' }`) in its
+   * own namespace, or as the guest of a Host (guest.ts: inside it, from its disk image, holding a lease).
+   */
+  manager?: 'standalone' | { on: string };
+  /** The Manager guest's lease time (default 20000 ms; renewed every quarter of it). */
+  managerLeaseMs?: number;
 }
 
 export interface TestbedInfo {
@@ -121,15 +137,46 @@ function normalise(o: TestbedUpOptions) {
       `--fail-threshold-ms must be at least the heartbeat period (${heartbeatIntervalMs} ms), got ${failThresholdMs}`,
     );
   }
-  return { hosts, oddBridges, diskSize, disks, failThresholdMs, heartbeatIntervalMs };
+  const managerOn = o.manager === undefined || o.manager === 'standalone' ? 'standalone' : o.manager.on;
+  if (
+    managerOn !== 'standalone' &&
+    !(/^host\d+$/.test(managerOn) && Number(managerOn.slice(4)) >= 1 && Number(managerOn.slice(4)) <= hosts)
+  ) {
+    throw new AppError(
+      TestbedErrorCode.invalidOptions,
+      `--manager-on ${managerOn}: no such Host (host1…host${hosts}, or standalone)`,
+    );
+  }
+  const managerLeaseMs = o.managerLeaseMs ?? DEFAULT_MANAGER_LEASE_MS;
+  if (!Number.isInteger(managerLeaseMs) || managerLeaseMs < 1000 || managerLeaseMs > 600_000) {
+    throw new AppError(
+      TestbedErrorCode.invalidOptions,
+      `--manager-lease-ms must be 1000–600000, got ${managerLeaseMs}`,
+    );
+  }
+  return {
+    hosts,
+    oddBridges,
+    diskSize,
+    disks,
+    failThresholdMs,
+    heartbeatIntervalMs,
+    managerOn,
+    managerLeaseMs,
+  };
 }
 
-/** A recorded testbed whose every Host holder and the Manager are alive. */
+/**
+ * A recorded testbed whose every Host holder is alive, and its standalone Manager (a guest Manager's life —
+ * stopped, moved, failed over — is the product's business, not a sign of a broken testbed).
+ */
 function isRunning(s: TestbedState): boolean {
   if (s.phase !== 'up') return false;
   const t = layoutOfState(s);
+  const standalone = (s.options.managerOn ?? 'standalone') === 'standalone';
   return (
-    cgroupPids(cgroupDir(t.cgroup, 'manager')).length > 0 && t.hosts.every((h) => holderPid(t, h) !== null)
+    (!standalone || cgroupPids(cgroupDir(t.cgroup, 'manager')).length > 0) &&
+    t.hosts.every((h) => holderPid(t, h) !== null)
   );
 }
 
@@ -206,12 +253,18 @@ export async function testbedUp(opts: TestbedUpOptions): Promise<TestbedInfo> {
     writeFileAtomic(t.files.productKey, productKey.privateKey, 0o600);
     writeFileAtomic(t.files.productPub, `${productKey.publicKey}\n`);
     ensureManagerCredentials(t);
+    const guestOn =
+      options.managerOn === 'standalone' ? null : t.hosts[Number(options.managerOn.slice(4)) - 1]!;
+    const entry = await standinEntry();
+    if (guestOn) checkGuestEntry(entry);
+    const image = guestOn ? await makeManagerImage(t, options.failThresholdMs) : null;
     writeCommonFiles(t, options.disks, parseSize(options.diskSize));
     await writeDeviceSkeleton(t);
     await attachDisks(t, options.disks);
-    await createNetwork(t, t.hosts, true);
-    await configureManagerNetns(t);
-    const manager = startStandin(t, options.failThresholdMs);
+    await createNetwork(t, t.hosts, !guestOn);
+    const manager: Promise<StandinInfo | null> = guestOn
+      ? Promise.resolve(null)
+      : configureManagerNetns(t).then(() => startStandin(t, options.failThresholdMs));
     manager.catch(() => undefined); // awaited below; a failure must not go unhandled while Hosts start
     const accounts = accountFiles();
     const rt = { heartbeatMs: options.heartbeatIntervalMs };
@@ -225,10 +278,22 @@ export async function testbedUp(opts: TestbedUpOptions): Promise<TestbedInfo> {
         oddBridges: state.hosts[i]!.oddBridges,
         machineId: randomBytes(16).toString('hex'),
         disks: options.disks,
+        manager: { leaseMs: options.managerLeaseMs, entry },
       });
+      if (h === guestOn && image) installManagerImage(h, image.text);
       await startHost(t, h, rt);
     });
-    state.manager = await manager;
+    const standalone = await manager;
+    if (guestOn && image) {
+      await startManagerGuest(t, guestOn);
+      state.manager = {
+        url: `https://${t.managerIp}`,
+        fingerprint256: fingerprintOf(image.cert),
+        mode: 'guest',
+      };
+    } else if (standalone) {
+      state.manager = { ...standalone, mode: 'standalone' };
+    }
     writeKnownHosts(t, state.hosts);
     writeInventory(t, state);
     state.phase = 'up';

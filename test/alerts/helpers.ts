@@ -43,7 +43,6 @@ export function fakeManager(): ManagerClient {
     listVolumes: unused,
     createVolume: unused,
     getManagerDisk: unused,
-    moveManagerDisk: unused,
     ping: unused,
     logout: async () => {},
   };

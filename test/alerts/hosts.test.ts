@@ -33,7 +33,7 @@ describe('diagnose on a real Host', () => {
     const text = seen(r.text);
     const ip = tb.hosts.find((h) => h.name === 'host1')?.ip ?? '?';
     expect(text).toContain(`🟢 SSH port ${ip}:22 accepts connections`);
-    expect(text).toMatch(/• up [0-9][^,]*, load [0-9.]+ [0-9.]+ [0-9.]+ on \d+ CPUs/);
+    expect(text).toMatch(/• (:warning: )?up [0-9][^,]*, load [0-9.]+ [0-9.]+ [0-9.]+ on \d+ CPUs/);
     expect(text).toMatch(/Memory: [0-9.]+ [KMGT]iB available of [0-9.]+ [KMGT]iB \(\d+ %\)/);
     expect(text).toMatch(
       /Root filesystem: \d+ % used \([0-9.]+ [KMGTP]iB of [0-9.]+ [KMGTP]iB, [0-9.]+ [KMGTP]iB free\)/,

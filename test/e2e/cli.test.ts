@@ -57,6 +57,7 @@ beforeAll(() => {
 describe('start --local-slack (nothing configured)', () => {
   let proc: ChildProcess;
   const lines: Record<string, unknown>[] = [];
+  const plain: string[] = [];
   let slackUrl = '';
   let port = 0;
 
@@ -73,13 +74,16 @@ describe('start --local-slack (nothing configured)', () => {
       while (i >= 0) {
         try {
           lines.push(JSON.parse(buf.slice(0, i)) as Record<string, unknown>);
-        } catch {}
+        } catch {
+          plain.push(buf.slice(0, i)); // what it says to a person, beside its JSON log
+        }
         buf = buf.slice(i + 1);
         i = buf.indexOf('\n');
       }
     });
     const deadline = Date.now() + 30_000;
-    while (!slackUrl && Date.now() < deadline && proc.exitCode === null) {
+    const told = () => plain.some((l) => l.startsWith('Local Slack workspace: open'));
+    while ((!slackUrl || !told()) && Date.now() < deadline && proc.exitCode === null) {
       const l = lines.find((x) => typeof x['localSlack'] === 'string');
       if (l) slackUrl = l['localSlack'] as string;
       await new Promise((r) => setTimeout(r, 50));
@@ -96,8 +100,15 @@ describe('start --local-slack (nothing configured)', () => {
   it('says plainly in its log that it runs a local Slack and a private Redis, and how to drive it', () => {
     const text = lines.map((l) => String(l['msg'])).join('\n');
     expect(text).toContain('LOCAL SLACK MODE');
-    expect(text).toContain('/console/command');
     expect(text).toContain('REDIS_URL is not set: started a private redis-server');
+    expect(plain).toContain(
+      `Local Slack workspace: open ${slackUrl}/ in a browser (its console; curl how-to at ${slackUrl}/howto).`,
+    );
+  });
+
+  it('serves the how-to for driving it with curl', async () => {
+    const howto = await (await fetch(`${slackUrl}/howto`)).text();
+    expect(howto).toContain(`curl -s ${slackUrl}/console/command`);
   });
 
   it('runs a command typed in the local Slack and shows the result in the channel', async () => {

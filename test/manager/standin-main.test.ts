@@ -101,14 +101,21 @@ describe('Manager stand-in process entry and persistence', () => {
       await c1.registerHost({ hostId: 'p1.lab.example', sshPubkey: sshKeyLine(), sshServerKey: keyB })
     ).message;
     await c1.createImageStorage({ name: 'vmstore', device: '/dev/vdb', cluster: 'flexvdi' });
-    await c1.moveManagerDisk({ target: 'vmstore' });
     await first.close();
 
     expect(statSync(stateFile).mode & 0o777).toBe(0o600);
     const onDisk = readFileSync(stateFile, 'utf8');
     expect(onDisk).not.toContain(PASSWORD);
 
-    const second = await startManagerStandin({ stateFile, username: 'admin', password: PASSWORD, log });
+    // Restarted as a Host's guest from its image moved onto the Image Storage (the move is the Hosts' job).
+    const second = await startManagerStandin({
+      stateFile,
+      username: 'admin',
+      password: PASSWORD,
+      runningOn: 'p1.lab.example',
+      diskPath: '/var/lib/flexvdi/image-storages/vmstore/flexvdi-manager.img',
+      log,
+    });
     try {
       expect(second.fingerprint256).toBe(first.fingerprint256);
       const c2 = mk(second.url, first.fingerprint256);
@@ -118,7 +125,13 @@ describe('Manager stand-in process entry and persistence', () => {
         ['replacement', keyB],
       ]);
       expect((await c2.listImageStorages()).map((s) => s.name)).toEqual(['vmstore']);
-      expect(await c2.getManagerDisk()).toMatchObject({ onSharedStorage: true, imageStorage: 'vmstore' });
+      expect(await c2.getManagerDisk()).toMatchObject({
+        path: '/var/lib/flexvdi/image-storages/vmstore/flexvdi-manager.img',
+        onSharedStorage: true,
+        imageStorage: 'vmstore',
+        runningOn: 'p1.lab.example',
+        movedAt: expect.any(String),
+      });
       // Re-registering the same machine after the restart keeps its secret.
       const again = await c2.registerHost({
         hostId: 'p1.lab.example',

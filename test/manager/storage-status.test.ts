@@ -81,8 +81,20 @@ describe('storage status against the Manager stand-in', () => {
     });
     await manager.createVolume({ name: 'vol-a', imageStorage: 'images1', sizeGb: 200 });
     await manager.createVolume({ name: 'vol-b', imageStorage: 'images2', sizeGb: 50 });
-    const moved = await manager.moveManagerDisk({ target: 'images1' });
-    expect(moved.onSharedStorage).toBe(true);
+    // The product moves the Manager's disk through the Hosts; restarted from the moved image, it says so.
+    const port = standin.port;
+    await standin.close();
+    standin = await startManagerStandin({
+      stateFile: `${tmp.dir}/state.json`,
+      username: 'admin',
+      password: PASSWORD,
+      port,
+      runningOn: 'host1.flexvdi.test',
+      diskPath: '/var/lib/flexvdi/image-storages/images1/flexvdi-manager.img',
+      log: quiet,
+    });
+    const moved = await manager.getManagerDisk();
+    expect(moved).toMatchObject({ onSharedStorage: true, imageStorage: 'images1' });
 
     const { state, shown } = await status(s);
     expect(state).toBe('completed');

@@ -122,7 +122,14 @@ describe('a Host lost again within the flap window after it was resolved', () =>
       { timeoutMs: 20_000 },
     );
     expect(reopened.text).toContain('this thread continues (2 losses)');
-    expect(parents().find((m) => m.ts === first!.ts)?.text).toMatch(/^🔴/);
+    // The parent is edited back to lost too: a separate call, which the poster makes after the reply.
+    await poll(
+      'the parent edited back to lost',
+      () => /^🔴/.test(parents().find((m) => m.ts === first!.ts)?.text ?? ''),
+      {
+        timeoutMs: 10_000,
+      },
+    );
     await healHost({ name: NAME, host: 'host1', log: quietLog });
     await resolved(first!.ts);
     expect(parents().length).toBe(before);

@@ -86,3 +86,13 @@ export async function sshBetween(
 
 export const fingerprintOfLine = (typeAndKey: string): string =>
   fingerprintSha256(Buffer.from(typeAndKey.split(' ')[1]!, 'base64'));
+
+/** The host ids the Manager stand-in of testbed state folder `stateDir` has registered, from its state file. */
+export function managerHostIds(stateDir: string): string[] {
+  const state = JSON.parse(readFileSync(`${stateDir}/manager/state.json`, 'utf8')) as {
+    hosts: Record<string, { host_id: string }>;
+  };
+  return Object.values(state.hosts)
+    .map((h) => h.host_id)
+    .sort();
+}

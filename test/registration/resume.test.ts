@@ -4,14 +4,13 @@
  * that the next worker process resumes and completes, with exactly one line per key on every Host. The
  * workers are real child processes (crash-worker.ts); the bot runs in this process.
  */
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Inventory } from '../../src/config.js';
 import { type TestbedInfo, testbedDown, testbedUp } from '../../src/testbed/index.js';
 import { pendingPlanOf, planOf, runConfirmed, waitForJobState } from '../support/flow.js';
 import { OPS, type Stack, startStack } from '../support/harness.js';
 import { hostFile } from '../support/hosts.js';
-import { type CrashPoint, exited, standbyWorker, stopWorker } from '../support/workers.js';
+import { type CrashPoint, exited, workerRelay } from '../support/workers.js';
 import { loadInventory } from '../testbed/helpers.js';
 import { countLines, type HostKeys, keysOf, meshProblems, quietLog } from './helpers.js';
 
@@ -38,14 +37,15 @@ const where = (p: Omit<CrashPoint, 'command' | 'host'>) =>
 let tb: TestbedInfo;
 let inv: Inventory;
 let s: Stack;
-let worker: ChildProcess | undefined;
+let relay: ReturnType<typeof workerRelay>;
 const registered: HostKeys[] = [];
 
 beforeAll(async () => {
   tb = await testbedUp({ name: NAME, hosts: 9, log: quietLog });
   inv = loadInventory(tb.inventoryPath);
   s = await startStack({ inventoryPath: tb.inventoryPath, workers: 0 });
-  worker = await startWorker();
+  relay = workerRelay(s, { tuning: TUNING, crash });
+  await relay.next();
   const r = await runConfirmed(s, 'register-host host1');
   if (r.record.state !== 'completed') throw new Error(`setup: register host1 failed:\n${r.text}`);
   registered.push(await keysOf(NAME, 'host1'));
@@ -53,30 +53,21 @@ beforeAll(async () => {
 
 afterEach(async () => {
   // a test that failed half way may leave a worker behind; the next test needs exactly one
-  if (worker && worker.exitCode === null && worker.signalCode === null) return;
-  worker = await startWorker();
+  const w = relay.current;
+  if (w && w.exitCode === null && w.signalCode === null) return;
+  await relay.next();
 });
 
 afterAll(async () => {
-  if (worker) await stopWorker(worker);
-  if (standby) await stopWorker(standby.child);
+  await relay?.stop();
   await s?.stop();
   await testbedDown({ name: NAME, log: quietLog });
 });
 
-let standby: ReturnType<typeof standbyWorker> | undefined;
-
-/** Starts the standby worker (spawning one if there is none) and prepares the next standby. */
-async function startWorker(): Promise<ChildProcess> {
-  const next = standby ?? standbyWorker(s, { tuning: TUNING, crash });
-  standby = standbyWorker(s, { tuning: TUNING, crash });
-  return next.go();
-}
-
 describe('a worker killed while registering a Host', () => {
   for (const [host, p] of Object.entries(CRASHES)) {
     it(`${where(p)}: the next worker resumes the job; exactly one line per key on every Host`, async () => {
-      const dying = worker!;
+      const dying = relay.current!;
       const plan = await pendingPlanOf(s, `register-host ${host}`);
       await s.click(OPS, plan.ts);
       await exited(dying);
@@ -92,7 +83,7 @@ describe('a worker killed while registering a Host', () => {
         expect(holding).toBeGreaterThanOrEqual(1);
         expect(holding).toBeLessThan(members.length);
       }
-      worker = await startWorker();
+      await relay.next();
       const done = await waitForJobState(s, plan.ts, ['completed', 'failed'], 60_000);
       expect(done.record.state).toBe('completed');
       if (p.step !== 'pin-host-key') expect(done.text).toContain('done in an earlier run');

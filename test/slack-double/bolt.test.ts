@@ -245,7 +245,7 @@ describe('slack double + a real Bolt App (HTTPReceiver)', () => {
       messages: { text: string; replies: unknown[] }[];
     };
     expect(dump.messages).toMatchObject([{ text: 'Plan', replies: [] }]);
-    const howto = await (await fetch(`${double.url}/`)).text();
+    const howto = await (await fetch(`${double.url}/howto`)).text(); // (`/` is the browser console)
     expect(howto).toContain(`${double.url}/console/command`);
   });
 });

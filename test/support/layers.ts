@@ -10,8 +10,14 @@ export const LAYERS = ['unit', 'integration', 'testbed'] as const;
 export type Layer = (typeof LAYERS)[number];
 
 export const UNIT_GLOBS = ['test/unit/**/*.test.ts'];
+/**
+ * The demo and its console in Chromium: testbed tests (root), run by a project of their own after the other
+ * testbed files, alone, so a browser does not compete with two testbeds for this machine's two cores.
+ */
+export const BROWSER_GLOBS = ['test/browser/**/*.test.ts'];
 export const TESTBED_GLOBS = [
   'test/testbed/**/*.test.ts',
+  ...BROWSER_GLOBS,
   'test/ocfs2/**/*.test.ts',
   'test/registration/**/*.test.ts',
   'test/storage/**/*.test.ts',

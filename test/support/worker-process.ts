@@ -46,11 +46,20 @@ async function firstTime(jobId: string, p: CrashPoint): Promise<boolean> {
   return (await redis.set(key, '1', 'EX', 3600, 'NX')) === 'OK';
 }
 
-/** The pool, except that the write `p.afterWrite` names kills the process once it is done. */
-function dyingAfterWrite(ssh: SshPool, p: CrashPoint): SshPool {
+/**
+ * The pool, except that the write `p.afterWrite` names, or a run of the program `p.afterExec` names, kills the
+ * process once it is done.
+ */
+function dyingAfter(ssh: SshPool, p: CrashPoint): SshPool {
   let writes = 0;
   return {
     ...ssh,
+    exec: async (...a) => {
+      const r = await ssh.exec(...a);
+      const program = Array.isArray(a[1]) ? a[1][0] : String(a[1]).split(' ')[0];
+      if (p.afterExec !== undefined && program === p.afterExec) await die();
+      return r;
+    },
     writeFileAtomic: async (...a) => {
       const r = await ssh.writeFileAtomic(...a);
       writes++;
@@ -70,8 +79,8 @@ async function atCrashPoint(call: StepCall): Promise<unknown> {
     (c) => c.command === call.command && c.step === call.step && (!c.host || c.host === hostOf(call.args)),
   );
   if (!p || !(await firstTime(call.env.jobId, p))) return call.run();
-  if (p.afterWrite === undefined) return die();
-  return call.run({ services: { ...call.env.services, ssh: dyingAfterWrite(call.env.services.ssh, p) } });
+  if (p.afterWrite === undefined && p.afterExec === undefined) return die();
+  return call.run({ services: { ...call.env.services, ssh: dyingAfter(call.env.services.ssh, p) } });
 }
 
 // Every plugin goes through the hook when there are crash points (the hook only runs steps for the others).

@@ -22,6 +22,8 @@ export const crashPointSchema = z
      * writes that file; either way before the step's checkpoint.
      */
     afterWrite: z.union([z.number().int().positive(), z.string()]).optional(),
+    /** Right after the step runs this program on a Host (the first word of the command, e.g. `mkfs.ocfs2`). */
+    afterExec: z.string().optional(),
   })
   .strict();
 export type CrashPoint = z.output<typeof crashPointSchema>;
@@ -140,4 +142,30 @@ export function exited(child: ChildProcess): Promise<void> {
 export async function stopWorker(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   await exited(child);
+}
+
+/**
+ * Workers one after another, as a crash test needs them: `next()` starts the standby (already loaded, so the
+ * job is taken over the moment the previous worker died) and loads the one after it; `stop()` ends both.
+ */
+export function workerRelay(s: Stack, o: WorkerOptions) {
+  let standby: ReturnType<typeof standbyWorker> | undefined;
+  let current: ChildProcess | undefined;
+  return {
+    get current(): ChildProcess | undefined {
+      return current;
+    },
+    async next(): Promise<ChildProcess> {
+      const go = standby ?? standbyWorker(s, o);
+      standby = standbyWorker(s, o);
+      current = await go.go();
+      return current;
+    },
+    async stop(): Promise<void> {
+      if (current) await stopWorker(current);
+      if (standby) await stopWorker(standby.child);
+      current = undefined;
+      standby = undefined;
+    },
+  };
 }

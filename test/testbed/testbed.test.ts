@@ -56,7 +56,12 @@ describe('testbed up', () => {
     expect(inv.manager.url).toMatch(/^https:\/\/10\.230\.\d+\.2$/);
     expect(inv.manager.tls.fingerprint256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     expect(inv.ssh.user).toBe('root');
-    expect(inv.slack).toEqual({ admins: ['U0ADMIN01'], channels: ['C0OPS0001'], alertChannel: 'C0ALERTS1' });
+    expect(inv.slack).toEqual({
+      admins: ['U0ADMIN01'],
+      channels: ['C0OPS0001'],
+      alertChannel: 'C0ALERTS1',
+      approvals: { commands: [] },
+    });
     expect(inv.jobs.prefix).toBe(`tb-${NAME}`);
     expect(statSync(inv.manager.password.file!).mode & 0o777).toBe(0o600);
     expect(statSync(inv.ssh.privateKeyPath).mode & 0o777).toBe(0o600);

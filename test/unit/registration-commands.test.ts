@@ -16,6 +16,7 @@ import { registerHostCommand } from '../../src/plugins/registration/commands/reg
 import { replaceHostCommand } from '../../src/plugins/registration/commands/replace-host.js';
 import { registrationPlugin } from '../../src/plugins/registration/index.js';
 import type { HostKeyProbe, SshPool, SshTarget } from '../../src/ssh/index.js';
+import { inspectionOutput, keyBlob } from '../support/ssh-keys.js';
 
 const hosts = ['host1', 'host2', 'host3'].map((n, i) => ({
   name: n,
@@ -42,37 +43,9 @@ function services(
   };
 }
 
-/** An ed25519 public key blob (valid framing; the key bytes are `seed`). */
-function keyBlob(seed: number): string {
-  const u32 = (n: number) => {
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(n);
-    return b;
-  };
-  const t = Buffer.from('ssh-ed25519');
-  return Buffer.concat([u32(t.length), t, u32(32), Buffer.alloc(32, seed)]).toString('base64');
-}
-
 /** What the inspection script prints for an inventory Host of the fakes (no bridges, no key files). */
-function inspection(t: SshTarget): string {
-  const n = hosts.findIndex((h) => h.name === t.name) + 1;
-  const field = (name: string, v: string | null) =>
-    v === null ? `${name} -\n` : `${name} ${Buffer.byteLength(v)}\n${v}\n`;
-  return Buffer.from(
-    [
-      field('hostname', `${t.name}.example.com`),
-      field('fqdn', `${t.name}.example.com`),
-      field('home', '/home/flexvdi'),
-      field('flexvdi_pub', `ssh-ed25519 ${keyBlob(n)} flexvdi@${t.name}\n`),
-      field('authorized_keys', null),
-      field('user_known_hosts', null),
-      field('known_hosts', null),
-      field('links', ''),
-      field('bridges', ''),
-      field('addr', `2: eth0    inet ${t.host}/24 brd 10.0.0.255 scope global eth0\n`),
-    ].join(''),
-  ).toString('base64');
-}
+const inspection = (t: SshTarget) =>
+  inspectionOutput(t.name, t.host, hosts.findIndex((h) => h.name === t.name) + 1);
 
 function bound(c: typeof hostsCommand, args: unknown): BoundCommand {
   const r = c.bind(args, {});

@@ -43,14 +43,18 @@ describe('registry', () => {
       'diagnose',
       'hosts',
       'maintenance',
+      'manager move-to',
+      'manager start-on',
       'ocfs2 first-node',
       'ocfs2 join',
       'ocfs2 status',
       'register-host',
       'replace-host',
       'status',
+      'storage create-volume',
       'storage devices',
       'storage status',
+      'storage volumes',
     ]);
     for (const c of r.commands) {
       expect(r.get(c.id), c.id).toBe(c);

@@ -37,6 +37,11 @@ export interface Ocfs2Overview {
   cluster: string | null;
   /** The Host whose cluster.conf is the reference. */
   firstNode: string | null;
+  /**
+   * How many nodes the cluster declares (`node_count`: the Hosts it has plus the slots reserved for Hosts to
+   * come, the seed's "maximum node count"); null when there is no cluster.
+   */
+  nodeCount: number | null;
   /** Every inventory Host, in inventory order. */
   hosts: Ocfs2HostOverview[];
 }

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import type { InventoryHost } from '../../config.js';
-import { incomplete } from '../../core/partial.js';
+import { settleHosts } from '../../core/partial.js';
 import { findHost, type StepContext } from '../../core/plugin.js';
 import { AppError } from '../../errors.js';
 import { targetOf } from '../../services.js';
@@ -103,22 +103,6 @@ export async function joinHosts<A>(ctx: StepContext<A, JoinPin, Ocfs2Deps>): Pro
     },
     { concurrency: config.inventory.ssh.concurrency, signal: ctx.signal },
   );
-  const out: JoinResult = { hosts: {} };
-  const failed = new Map<string, AppError>();
-  for (const r of results) {
-    if (r.ok) out.hosts[r.target.name] = r.value;
-    else {
-      failed.set(r.target.name, r.error);
-      ctx.progress.host(r.target.name, 'failed', r.error.userMessage.slice(0, 200));
-    }
-  }
-  if (failed.size)
-    throw incomplete({
-      what: 'Joining',
-      jobId: ctx.jobId,
-      done: Object.keys(out.hosts),
-      failed,
-      doneWord: 'joined',
-    });
-  return out;
+  const hostsDone = settleHosts(results, ctx, 'Joining', 'joined');
+  return { hosts: hostsDone };
 }

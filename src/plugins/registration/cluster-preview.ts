@@ -62,18 +62,21 @@ export interface KeyPreview {
   inSync: boolean;
 }
 
-/** What the key exchange will change on each Host, the subject with its planned host key. */
-function keyPreview(s: PreviewSubject, c: ClusterFacts): KeyPreview {
+/**
+ * What the key exchange will change on each Host, the subjects (one for register-host <host>, each Host to
+ * register for --all) with their planned host keys.
+ */
+export function keyPreview(subjects: readonly PreviewSubject[], c: ClusterFacts): KeyPreview {
   const members = [
     ...c.others.map((h) =>
       memberOf(h, c.states.get(h.name)?.flexvdiPub?.key ?? null, c.pins.get(h.name) ?? []),
     ),
-    memberOf(s.host, s.state.flexvdiPub?.key ?? null, [s.hostKey]),
+    ...subjects.map((s) => memberOf(s.host, s.state.flexvdiPub?.key ?? null, [s.hostKey])),
   ];
   const lines: Md[] = [];
   let inSync = true;
-  for (const h of [...c.others, s.host]) {
-    const state = h.name === s.host.name ? s.state : c.states.get(h.name);
+  for (const h of [...c.others, ...subjects.map((s) => s.host)]) {
+    const state = subjects.find((s) => s.host.name === h.name)?.state ?? c.states.get(h.name);
     if (!state) {
       const why = c.errors.get(h.name);
       lines.push(md`• *${h.name}*: unreachable now — ${why ? prose(why) : 'not read'}`);
@@ -110,7 +113,7 @@ export function previewCluster(s: PreviewSubject, c: ClusterFacts): PreviewOutco
   const bridges = bridgeCheck(s.host.name, s.state.bridges, c);
   if (bridges.differences.length)
     return { ok: false, reference: bridges.reference ?? '', differences: bridges.differences };
-  const keys = keyPreview(s, c);
+  const keys = keyPreview([s], c);
   return {
     ok: true,
     value: {
@@ -120,13 +123,17 @@ export function previewCluster(s: PreviewSubject, c: ClusterFacts): PreviewOutco
       bridgeLine: md`• Bridges: ${bridges.summary}`,
       keyLine: md`• flexvdi user key: ${fingerprintOf(s.flexvdiKey)}`,
       keysSection: { title: md`SSH keys (${c.others.length + 1} Hosts)`, lines: keys.lines },
-      unreachable: [...c.errors.entries()].map(
-        ([n, e]) =>
-          md`${n} does not answer (${prose(e)}). Its keys cannot be updated now: the job will stop on it, and \`/flexvdi retry\` finishes it once it is back.`,
-      ),
+      unreachable: unreachableWarnings(c),
     },
   };
 }
+
+/** One warning per registered Host that did not answer: the key exchange will stop on it. */
+export const unreachableWarnings = (c: ClusterFacts): Md[] =>
+  [...c.errors.entries()].map(
+    ([n, e]) =>
+      md`${n} does not answer (${prose(e)}). Its keys cannot be updated now: the job will stop on it, and \`/flexvdi retry\` finishes it once it is back.`,
+  );
 
 /** The refusal when the subject's bridges differ; `label` names the subject in it. */
 export function bridgesRefused(

@@ -34,6 +34,10 @@ export const RegistrationErrorCode = {
   hostAlive: 'registration.host_alive',
   /** replace-host: `--force` by someone who is not a flexVDI admin. */
   forceNeedsAdmin: 'registration.force_needs_admin',
+  /** register-host --all: no Host that is not registered yet can be registered now (each one says why). */
+  noneRegistrable: 'registration.none_registrable',
+  /** register-host --all: the new Hosts' bridges differ among themselves and no registered Host answered. */
+  bridgesDisagree: 'registration.bridges_disagree',
 } as const;
 
 export type RegistrationErrorCodeValue = (typeof RegistrationErrorCode)[keyof typeof RegistrationErrorCode];

@@ -53,17 +53,21 @@ export const distributeResultSchema = z.object({
 });
 export type DistributeResult = z.output<typeof distributeResultSchema>;
 
-/** Hosts of the key exchange: the registered ones plus `subject` (in inventory order). */
-async function membersWith(ctx: MeshContext, subject: InventoryHost): Promise<InventoryHost[]> {
+/** Hosts of the key exchange: the registered ones plus the `subjects` (in inventory order). */
+async function membersWith(ctx: MeshContext, subjects: readonly InventoryHost[]): Promise<InventoryHost[]> {
   const reg = await registeredHosts(ctx.services, { signal: ctx.signal });
-  const names = new Set([...reg.hosts.map((h) => h.name), subject.name]);
+  const names = new Set([...reg.hosts.map((h) => h.name), ...subjects.map((h) => h.name)]);
   return ctx.services.config.inventory.hosts.filter((h) => names.has(h.name));
 }
 
-export async function distributeKeys(ctx: MeshContext, subject: InventoryHost): Promise<DistributeResult> {
+/** Brings every member's key files in line; `subjects`: the Hosts just registered (one, or --all's). */
+export async function distributeKeys(
+  ctx: MeshContext,
+  subjects: readonly InventoryHost[],
+): Promise<DistributeResult> {
   const { ssh } = ctx.services;
   const concurrency = ctx.services.config.inventory.ssh.concurrency;
-  const hosts = await membersWith(ctx, subject);
+  const hosts = await membersWith(ctx, subjects);
   const pins = await productPins(ctx.services.config, hosts);
   const states = new Map<string, HostState>();
   const failed = new Map<string, AppError>();
@@ -150,10 +154,19 @@ export const verifyResultSchema = z.object({
 });
 export type VerifyResult = z.output<typeof verifyResultSchema>;
 
-/** `ssh -o StrictHostKeyChecking=yes` as flexvdi from every other member to `subject`, and back. */
-export async function verifyMesh(ctx: MeshContext, subject: InventoryHost): Promise<VerifyResult> {
+/**
+ * `ssh -o StrictHostKeyChecking=yes` as flexvdi from every other member to `subject`, and back; members
+ * named in `except` are left out (--all: the pairs an earlier subject's check already covered).
+ */
+export async function verifyMesh(
+  ctx: MeshContext,
+  subject: InventoryHost,
+  except: readonly string[] = [],
+): Promise<VerifyResult> {
   const { ssh } = ctx.services;
-  const others = (await membersWith(ctx, subject)).filter((h) => h.name !== subject.name);
+  const others = (await membersWith(ctx, [subject])).filter(
+    (h) => h.name !== subject.name && !except.includes(h.name),
+  );
   const failed = new Map<string, AppError>();
   const checked: string[] = [];
   const problems: string[] = [];

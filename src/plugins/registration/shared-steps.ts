@@ -74,7 +74,7 @@ function subjectOf(ctx: { readonly args: SubjectArgs; readonly services: PluginS
 export const pinNamesOf = (h: InventoryHost): string[] => [h.ip, h.fqdn.toLowerCase(), h.name.toLowerCase()];
 
 /** The key the Host presents now must be the one the operator confirmed. */
-function checkUnchanged(h: InventoryHost, probe: HostKeyProbe, key: PublicKey): void {
+export function checkUnchanged(h: InventoryHost, probe: HostKeyProbe, key: PublicKey): void {
   const now = { keyType: probe.keyType, keyBase64: probe.keyBase64 };
   if (sameKey(now, key)) return;
   throw new AppError(
@@ -99,36 +99,43 @@ export async function probeUnchanged(
   return { h, key, probe };
 }
 
-const registrationSchema = z.object({ hostId: z.string(), flexvdiKey: z.string(), hostKey: z.string() });
+export const registrationSchema = z.object({
+  hostId: z.string(),
+  flexvdiKey: z.string(),
+  hostKey: z.string(),
+});
+export type Registration = z.output<typeof registrationSchema>;
 
 /**
  * `POST /authenticate` (the password comes from the inventory's secret reference, inside the client) then
- * `POST /host/register`. The Manager's answer holds a secret for the Host's agent: it is neither stored nor
- * logged here (the step result is saved in Redis).
+ * `POST /host/register` for `h` with the host key the operator confirmed and the flexvdi key it has now. The
+ * Manager's answer holds a secret for the Host's agent: it is neither stored nor logged here (what this
+ * returns is saved in Redis). Registering again with the same keys is a refresh: safe to repeat.
  */
+export async function registerWithManager(
+  services: PluginServices,
+  h: InventoryHost,
+  key: PublicKey,
+  signal: AbortSignal | undefined,
+): Promise<Registration> {
+  const state = await inspectHost(services.ssh, targetOf(h), signal);
+  const pub = requireFlexvdiKey(h.name, state);
+  await services.manager.registerHost({ hostId: hostIdOf(h), sshPubkey: pub.line, sshServerKey: keyId(key) });
+  return { hostId: hostIdOf(h), flexvdiKey: fingerprintOf(pub.key), hostKey: fingerprintOf(key) };
+}
+
 const registerStep = subjectStep({
   id: 'register',
   title: 'Register the Host with the Manager',
   output: registrationSchema,
-  run: async (ctx) => {
-    const h = subjectOf(ctx);
-    const key = ctx.pinned.hostKey;
-    const state = await inspectHost(ctx.services.ssh, targetOf(h), ctx.signal);
-    const pub = requireFlexvdiKey(h.name, state);
-    await ctx.services.manager.registerHost({
-      hostId: hostIdOf(h),
-      sshPubkey: pub.line,
-      sshServerKey: keyId(key),
-    });
-    return { hostId: hostIdOf(h), flexvdiKey: fingerprintOf(pub.key), hostKey: fingerprintOf(key) };
-  },
+  run: (ctx) => registerWithManager(ctx.services, subjectOf(ctx), ctx.pinned.hostKey, ctx.signal),
 });
 
 const distributeKeysStep = subjectStep({
   id: 'distribute-keys',
   title: 'Update the SSH keys on every registered Host',
   output: distributeResultSchema,
-  run: (ctx) => distributeKeys(ctx, subjectOf(ctx)),
+  run: (ctx) => distributeKeys(ctx, [subjectOf(ctx)]),
 });
 
 const verifyStep = subjectStep({

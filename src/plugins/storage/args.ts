@@ -78,3 +78,53 @@ export function resolveHostList(
   }
   return { ok: true, value: inventory.filter((h) => found.has(h.name)) };
 }
+
+/** The folder /dev/disk/by-id, where udev's stable names of block devices live. */
+export const BY_ID = '/dev/disk/by-id';
+
+/**
+ * A device's stable id as `storage devices` shows it (`scsi-3600…`, `wwn-0x…`), with or without the
+ * /dev/disk/by-id/ folder in front (which is dropped). udev's names are made of these characters (it writes
+ * anything else as `\xNN`); a `/`, a space or a quote would be another path or another word.
+ */
+export const deviceIdArg = z
+  .string()
+  .max(300)
+  .transform((v) => (v.startsWith(`${BY_ID}/`) ? v.slice(BY_ID.length + 1) : v))
+  .pipe(
+    z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9:._@+#=\\-]{0,254}$/,
+        'is not a stable device id: use one `/flexvdi storage devices` lists (e.g. `scsi-36001405…` or `wwn-0x6001405…`)',
+      ),
+  );
+
+/**
+ * The Image Storage's name: what the Manager records and the folder it is mounted on under
+ * /var/lib/flexvdi/image-storages/ — a short name (letters, digits, inner "-"), as the Manager's records take.
+ */
+export const imageStorageArg = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/,
+    'must be a short name: letters, digits and inner "-", at most 32 characters (it is a folder and a Manager record)',
+  );
+
+/**
+ * The Volume's name, which is also the OCFS2 label (mkfs.ocfs2: "under 64 bytes"): letters, digits, ".", "_"
+ * and "-", starting with a letter or digit — nothing that breaks a label, a path or a shell word.
+ */
+export const volumeArg = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
+    'must be 1–63 letters, digits, ".", "_" or "-", starting with a letter or digit (it becomes the OCFS2 label)',
+  );
+
+/** OCFS2 node slots: mkfs.ocfs2 takes 1–255; each is one journal, and each Host that mounts takes one. */
+export const slotsArg = z
+  .number({ invalid_type_error: 'must be a whole number' })
+  .int('must be a whole number')
+  .min(1, 'must be at least 1')
+  .max(255, 'must be at most 255 (mkfs.ocfs2 -N takes 1–255)');

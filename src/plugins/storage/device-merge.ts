@@ -65,7 +65,8 @@ export type MergedDevice = z.output<typeof mergedDeviceSchema>;
 
 const notLocal = (id: string): boolean => !isLocalName(id);
 /** A UUID as blkid (dashed, lower case) or debugfs.ocfs2 (hex, upper case) prints it. */
-const uuidKey = (u: string | null): string | null => (u === null ? null : u.replace(/-/g, '').toUpperCase());
+export const uuidKey = (u: string | null): string | null =>
+  u === null ? null : u.replace(/-/g, '').toUpperCase();
 /** Equal, or not known on one side (a Host without debugfs.ocfs2 reads less of an OCFS2 superblock). */
 const agree = <T>(a: T | null, b: T | null): boolean => a === null || b === null || a === b;
 

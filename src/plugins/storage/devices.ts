@@ -220,7 +220,7 @@ export function contentOf(run: BlkidRun, ocfs2Stats?: { text: string; exit: numb
 }
 
 /** findmnt -r's escapes (`\x20`) undone. */
-const unescapeFindmnt = (s: string): string =>
+export const unescapeFindmnt = (s: string): string =>
   s.replace(/\\x([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
 
 /**

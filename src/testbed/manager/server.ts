@@ -13,17 +13,24 @@
  *   POST /image-storage {name,device,cluster} → {status:"OK",message:"created"|"exists",image_storage}
  *   GET  /volumes                            → [{volume_id,name,image_storage,size_gb,created_at}]
  *   POST /volume {name,image_storage,size_gb} → {status:"OK",message:"created"|"exists",volume}
- *   GET  /manager/disk                       → {path,on_shared_storage,image_storage,moved_at}
- *   POST /manager/move-disk {target}         → {status:"OK",message:"moved"|"already there",disk}
+ *   GET  /manager/disk                       → {path,on_shared_storage,image_storage,moved_at,running_on}
  *   POST /testbed/heartbeat {host_id,status?} (stand-in only) → {status:"OK",message:<status>} | 404
  * Errors: {status:"Error",message} with 400 (bad input), 401, 404, 405, 409 (conflict), 413, 500.
- * Not provided: the /notifications WebSocket; the monitor polls GET /hosts instead.
+ * Not provided: the /notifications WebSocket; the monitor polls GET /hosts instead. Moving the Manager's disk
+ * is not an API call: the product moves the image through the Hosts (scripts/flexvdi-manager.sh).
+ *
+ * As a testbed Host's guest (`lease` given) it serves only while it holds the Manager's lease: every
+ * connection and every request is refused (connection closed) once its last renewal is older than the lease
+ * time, and when a renewal finds another owner, or the lease ran out, it stops serving and `onLeaseLost`
+ * fires (the process then exits and its Host tears the guest's network down). Every answer of a guest carries
+ * `x-flexvdi-manager-host: <FQDN>` (which instance answered; tests count on it).
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { Lease } from './lease.js';
 import { type AgentState, StandinError, StandinStore } from './state.js';
 import { ensureStandinCertificate, fingerprintOf, type TlsMaterial } from './tls.js';
 
@@ -33,13 +40,21 @@ export interface ManagerStandinOptions {
   port?: number;
   stateFile: string;
   username: string;
-  password: string;
+  /** The admin password, or (a guest's disk image) its SHA-256 digest in hex. */
+  password?: string;
+  passwordSha256?: string;
   /** The Manager's `fail_threshold`: no heartbeat for this long → `unavailable`. */
   failThresholdMs?: number;
   /** Idle time after which a session cookie stops working. */
   sessionTtlMs?: number;
   /** Certificate and key (PEM); default: a self-signed one cached next to stateFile. `false`: plain HTTP. */
   tls?: TlsMaterial | false;
+  /** Running as a Host's guest: the Host's FQDN (GET /manager/disk `running_on`, the answer header). */
+  runningOn?: string;
+  /** A guest's disk image as its Host names it (default: stateFile, which is the same path inside the Host). */
+  diskPath?: string;
+  /** Serve only while holding this lease (renewed every quarter of its time); first renewed before listening. */
+  lease?: { lease: Lease; ttlMs: number; onLost: (reason: string) => void };
   log: Logger;
 }
 
@@ -108,7 +123,21 @@ export async function startManagerStandin(opts: ManagerStandinOptions): Promise<
   const log = opts.log.child({ component: 'manager-standin' });
   const failThresholdMs = opts.failThresholdMs ?? 60_000;
   const sessionTtlMs = opts.sessionTtlMs ?? 30 * 60_000;
+  // A guest touches its image only once it holds the lease (another Host's instance may be running from it).
+  const lease = opts.lease;
+  if (lease) {
+    const first = await lease.lease.renew();
+    if (!first.ok) throw new Error(`the Manager's lease is not ours: ${first.reason}`);
+  }
   const store = new StandinStore(opts.stateFile, failThresholdMs);
+  if (opts.runningOn !== undefined) store.runningFrom(opts.diskPath ?? opts.stateFile);
+  const passwordDigest = opts.passwordSha256
+    ? Buffer.from(opts.passwordSha256, 'hex')
+    : digest(opts.password ?? '');
+  if (passwordDigest.length !== 32 || (!opts.passwordSha256 && !opts.password)) {
+    throw new Error('the stand-in needs a password (or its SHA-256 digest)');
+  }
+  let serving = true;
   const material =
     opts.tls === false ? null : (opts.tls ?? (await ensureStandinCertificate(opts.stateFile, host, log)));
   const sessions = new Map<string, number>(); // session id → expiry (ms)
@@ -138,8 +167,7 @@ export async function startManagerStandin(opts: ManagerStandinOptions): Promise<
     const pass = typeof body['password'] === 'string' ? body['password'] : '';
     // Compare digests so the comparison takes the same time whatever the length.
     const good =
-      timingSafeEqual(digest(user), digest(opts.username)) &&
-      timingSafeEqual(digest(pass), digest(opts.password));
+      timingSafeEqual(digest(user), digest(opts.username)) && timingSafeEqual(digest(pass), passwordDigest);
     if (!good) {
       stats.failedLogins++;
       log.warn({ user: user.slice(0, 64) }, 'login refused');
@@ -189,10 +217,8 @@ export async function startManagerStandin(opts: ManagerStandinOptions): Promise<
       const r = store.createVolume(await readJson(req));
       return ok(r.created ? 'created' : 'exists', { volume: r.record });
     }
-    if (is('GET', '/manager/disk')) return { status: 200, body: store.managerDisk() };
-    if (is('POST', '/manager/move-disk')) {
-      const r = store.moveManagerDisk(await readJson(req));
-      return ok(r.moved ? 'moved' : 'already there', { disk: r.record });
+    if (is('GET', '/manager/disk')) {
+      return { status: 200, body: { ...store.managerDisk(), running_on: opts.runningOn ?? null } };
     }
     if (is('POST', '/testbed/heartbeat')) {
       const body = await readJson(req);
@@ -206,7 +232,15 @@ export async function startManagerStandin(opts: ManagerStandinOptions): Promise<
     throw new StandinError(404, `no endpoint ${path}`);
   }
 
+  const mayServe = () => serving && (!lease || lease.lease.holds());
+  const instanceHeader: Record<string, string> =
+    opts.runningOn !== undefined ? { 'x-flexvdi-manager-host': opts.runningOn } : {};
+
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (!mayServe()) {
+      req.socket.destroy();
+      return;
+    }
     stats.requests++;
     const path = new URL(req.url ?? '/', 'http://standin').pathname;
     route(req, path)
@@ -217,11 +251,17 @@ export async function startManagerStandin(opts: ManagerStandinOptions): Promise<
         return { status: 500, body: { status: 'Error', message: 'internal error' } };
       })
       .then((reply) => {
+        // Checked again before answering: the lease may have run out while the request was handled.
+        if (!mayServe()) {
+          req.socket.destroy();
+          return;
+        }
         log.debug({ method: req.method, path, status: reply.status }, 'request');
         const payload = JSON.stringify(reply.body);
         res.writeHead(reply.status, {
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(payload),
+          ...instanceHeader,
           ...reply.headers,
         });
         res.end(payload);
@@ -231,6 +271,14 @@ export async function startManagerStandin(opts: ManagerStandinOptions): Promise<
   const server = material
     ? https.createServer({ key: material.key, cert: material.cert }, handler)
     : http.createServer(handler);
+  server.on('connection', (socket: Socket) => {
+    if (!mayServe()) socket.destroy();
+  });
+  const stopServing = () => {
+    serving = false;
+    server.close();
+    server.closeAllConnections();
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, host, () => {
@@ -242,7 +290,38 @@ export async function startManagerStandin(opts: ManagerStandinOptions): Promise<
   const urlHost = host.includes(':') ? `[${host}]` : host;
   const url = `${material ? 'https' : 'http'}://${urlHost}:${port}`;
   const fingerprint256 = material ? fingerprintOf(material.cert) : null;
-  log.info({ url, fingerprint256, failThresholdMs }, 'Manager stand-in listening');
+  log.info({ url, fingerprint256, failThresholdMs, runningOn: opts.runningOn }, 'Manager stand-in listening');
+
+  let renewTimer: NodeJS.Timeout | undefined;
+  if (lease) {
+    let renewing = false;
+    const lost = (reason: string) => {
+      if (!serving) return;
+      clearInterval(renewTimer);
+      stopServing();
+      log.warn({ reason }, "lost the Manager's lease: stopped serving");
+      lease.onLost(reason);
+    };
+    renewTimer = setInterval(
+      () => {
+        // Checked first, by the wall clock: after a freeze longer than the lease this fires before any
+        // connection that waited is looked at.
+        if (!lease.lease.holds()) return lost('the lease ran out before it was renewed');
+        if (renewing) return;
+        renewing = true;
+        lease.lease
+          .renew()
+          .then((r) => {
+            if (!r.ok && r.lost) lost(r.reason);
+            else if (!r.ok) log.warn({ reason: r.reason }, 'lease renewal failed; retrying');
+          })
+          .finally(() => {
+            renewing = false;
+          });
+      },
+      Math.max(50, Math.floor(lease.ttlMs / 4)),
+    );
+  }
 
   return {
     url,
@@ -252,10 +331,18 @@ export async function startManagerStandin(opts: ManagerStandinOptions): Promise<
     certPem: material?.cert ?? null,
     heartbeat: (hostId, state) => store.heartbeat(hostId, state),
     stats: () => ({ ...stats }),
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      clearInterval(renewTimer);
+      const wasServing = serving;
+      serving = false;
+      await new Promise<void>((resolve) => {
+        // Already closed (the lease was lost): its 'close' event has passed, and a second close() would
+        // wait for another one forever.
+        if (!server.listening) return resolve();
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      if (lease && wasServing) await lease.lease.release();
+    },
   };
 }

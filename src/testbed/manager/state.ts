@@ -71,12 +71,26 @@ export interface ManagerDiskRecord {
   moved_at: string | null;
 }
 
-interface StateFile {
+/**
+ * What a Manager guest's disk image carries besides the state, so a moved image is the whole Manager: the
+ * admin login (its password as a SHA-256 digest, never in clear), the TLS identity the inventory pins, and
+ * the `fail_threshold` setting.
+ */
+export interface ImageIdentity {
+  username: string;
+  password_sha256: string;
+  tls: { key: string; cert: string };
+  fail_threshold_ms: number;
+}
+
+export interface StateFile {
   version: 1;
   hosts: Record<string, HostRecord>;
   image_storages: Record<string, ImageStorageRecord>;
   volumes: Record<string, VolumeRecord>;
   manager_disk: ManagerDiskRecord;
+  /** Present in a Manager guest's disk image (testbed guest mode); absent in a standalone stand-in's state. */
+  image?: ImageIdentity;
 }
 
 /** An answer the HTTP layer turns into `{status: "Error", message}` with this HTTP status. */
@@ -92,12 +106,27 @@ export class StandinError extends Error {
 /** Where the modelled Manager mounts Image Storages; not from flexVDI docs (the endpoint is not public). */
 export const IMAGE_STORAGE_ROOT = '/var/lib/flexvdi/image-storages';
 export const MANAGER_DISK_NAME = 'flexvdi-manager.img';
-const initialDisk = (): ManagerDiskRecord => ({
-  path: `/var/lib/flexvdi/manager/${MANAGER_DISK_NAME}`,
-  on_shared_storage: false,
-  image_storage: null,
-  moved_at: null,
-});
+/** The Manager's disk image where a fresh install puts it: the first Host's local storage. */
+export const LOCAL_MANAGER_DISK = `/var/lib/flexvdi/manager/${MANAGER_DISK_NAME}`;
+/** The disk record of an image at `path`: on shared storage when under IMAGE_STORAGE_ROOT/<name>/. */
+export function diskRecordAt(p: string, movedAt: string | null): ManagerDiskRecord {
+  const m = new RegExp(`^${IMAGE_STORAGE_ROOT}/([^/]+)/`).exec(p);
+  return { path: p, on_shared_storage: m !== null, image_storage: m?.[1] ?? null, moved_at: movedAt };
+}
+const initialDisk = (): ManagerDiskRecord => diskRecordAt(LOCAL_MANAGER_DISK, null);
+
+/** A fresh Manager guest's disk image (the JSON text of its state file), as `testbed up` installs it. */
+export function freshImageText(identity: ImageIdentity, diskPath = LOCAL_MANAGER_DISK): string {
+  const state: StateFile = {
+    version: 1,
+    hosts: {},
+    image_storages: {},
+    volumes: {},
+    manager_disk: diskRecordAt(diskPath, null),
+    image: identity,
+  };
+  return `${JSON.stringify(state, null, 2)}\n`;
+}
 
 const sshKeyRe =
   /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) ([A-Za-z0-9+/]+={0,3})(?: [^\r\n]*)?$/;
@@ -124,10 +153,10 @@ export class StandinStore {
     this.#file = file;
     this.#failThresholdMs = failThresholdMs;
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    this.#state = existsSync(file) ? StandinStore.#load(file) : this.#fresh();
+    this.#state = existsSync(file) ? StandinStore.load(file) : this.#fresh();
   }
 
-  static #load(file: string): StateFile {
+  static load(file: string): StateFile {
     const raw = JSON.parse(readFileSync(file, 'utf8')) as Partial<StateFile>;
     if (raw.version !== 1 || !raw.hosts || !raw.image_storages || !raw.volumes || !raw.manager_disk) {
       throw new Error(`${file}: not a Manager stand-in state file (version 1)`);
@@ -276,19 +305,13 @@ export class StandinStore {
     return this.#state.manager_disk;
   }
 
-  /** Records the move of the Manager's disk image onto an Image Storage (the move itself is not simulated). */
-  moveManagerDisk(body: Record<string, unknown>): { moved: boolean; record: ManagerDiskRecord } {
-    const target = str(body['target'], 'target', shortNameRe, 'must be the name of an Image Storage');
-    if (!this.#state.image_storages[target]) throw new StandinError(404, `no Image Storage named ${target}`);
-    const disk = this.#state.manager_disk;
-    if (disk.image_storage === target) return { moved: false, record: disk };
-    this.#state.manager_disk = {
-      path: `${IMAGE_STORAGE_ROOT}/${target}/${MANAGER_DISK_NAME}`,
-      on_shared_storage: true,
-      image_storage: target,
-      moved_at: new Date().toISOString(),
-    };
+  /**
+   * A guest started from its image at `diskPath` (as the Host sees it): when that is not where the image was
+   * last run from, it was moved — recorded with the time this start noticed it.
+   */
+  runningFrom(diskPath: string): void {
+    if (this.#state.manager_disk.path === diskPath) return;
+    this.#state.manager_disk = diskRecordAt(diskPath, new Date().toISOString());
     this.#save();
-    return { moved: true, record: this.#state.manager_disk };
   }
 }

@@ -5,8 +5,10 @@
  */
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 
@@ -33,6 +35,47 @@ function subjectAltNames(host: string): string {
   return [...names].join(',');
 }
 
+async function makeCertificate(keyFile: string, certFile: string, host: string): Promise<void> {
+  await run(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-sha256',
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=flexvdi-manager-standin',
+      '-addext',
+      `subjectAltName=${subjectAltNames(host)}`,
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { timeout: 30_000 },
+  );
+}
+
+/** A fresh self-signed certificate for `host`, not cached anywhere (a Manager guest keeps it in its image). */
+export async function generateCertificate(host: string): Promise<TlsMaterial> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fv-standin-tls-'));
+  try {
+    await makeCertificate(path.join(dir, 'key.pem'), path.join(dir, 'cert.pem'), host);
+    return {
+      key: readFileSync(path.join(dir, 'key.pem'), 'utf8'),
+      cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8'),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function ensureStandinCertificate(
   stateFile: string,
   host: string,
@@ -44,30 +87,7 @@ export async function ensureStandinCertificate(
   }
   const tmp = { key: `${paths.key}.${process.pid}.tmp`, cert: `${paths.cert}.${process.pid}.tmp` };
   try {
-    await run(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-sha256',
-        '-days',
-        '3650',
-        '-subj',
-        '/CN=flexvdi-manager-standin',
-        '-addext',
-        `subjectAltName=${subjectAltNames(host)}`,
-        '-keyout',
-        tmp.key,
-        '-out',
-        tmp.cert,
-      ],
-      { timeout: 30_000 },
-    );
+    await makeCertificate(tmp.key, tmp.cert, host);
     chmodSync(tmp.key, 0o600);
     renameSync(tmp.key, paths.key);
     renameSync(tmp.cert, paths.cert);

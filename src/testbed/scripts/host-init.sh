@@ -21,6 +21,16 @@ echo "$TB_NAME" >/proc/sys/kernel/hostname
 umount -l /run/netns 2>/dev/null || true
 mount -a -T "$TB_DIR/fstab"
 
+# This machine's own network namespace, opened as fd 3 before the Host's were entered (host-process.ts), kept
+# as /run/flexvdi-testbed/root.netns in this Host's mount namespace only: the "hypervisor" side the Manager
+# guest's NIC is plugged into (flexvdi-manager). Mounted with the real mount(8); fd 3 closed before anything
+# else starts.
+if [ -e /proc/self/fd/3 ]; then
+  : >/run/flexvdi-testbed/root.netns
+  /run/flexvdi-testbed/usr.real/bin/mount --bind /proc/self/fd/3 /run/flexvdi-testbed/root.netns
+  exec 3<&-
+fi
+
 # /etc/ocfs2 starts empty, whatever this machine has there (an opaque overlay directory).
 shopt -s nullglob
 ocfs2=(/etc/ocfs2/*)

@@ -163,6 +163,7 @@ export function overviewOf(hosts: readonly InventoryHost[], seen: readonly HostS
   return {
     cluster: ref?.cluster.name ?? null,
     firstNode: ref?.host ?? null,
+    nodeCount: ref?.cluster.nodes.length ?? null,
     hosts: hosts.map((h) => {
       const s = seen.find((x) => x.host === h.name);
       const node = ref ? (nodeOfHost(ref.cluster, h) ?? null) : null;

@@ -8,17 +8,23 @@
  * Plan = gather → decide → render: `gather` reads the Host and the cluster (stopping once the facts decide),
  * `decideRegister` (decide.ts, pure) refuses with a code, finds nothing to do, or pins the host key, and
  * `render` writes it for Slack.
+ *
+ * `/flexvdi register-host --all` is the same command id with its own plan and steps (register-all.ts): the
+ * command here parses either form with one schema and binds the job to the one it names.
  */
 import { z } from 'zod';
 import {
+  type Command,
+  commandInfo,
   defineCommand,
+  invalidData,
   type NoDeps,
   type Plan,
   type PlanContext,
   type Unresolved,
 } from '../../../core/plugin.js';
-import { type Md, md, prose } from '../../../core/text.js';
-import { ErrorCode, readOf } from '../../../errors.js';
+import { md, prose } from '../../../core/text.js';
+import { readOf } from '../../../errors.js';
 import { targetOf } from '../../../services.js';
 import { pinHostKey } from '../../../ssh/index.js';
 import { hostArg, hostIdOf, ipArg, resolveHost } from '../args.js';
@@ -27,6 +33,7 @@ import { decideRegister, type RegisterDecision, type RegisterFacts, registerSoFa
 import { RegistrationErrorCode } from '../errors.js';
 import { describeHostname } from '../host-state.js';
 import { gatherCluster, inspectSubject, refuse } from '../preflight.js';
+import { registerRefusal } from '../register-refusal.js';
 import { registeredHosts } from '../registry-api.js';
 import {
   afterPinSteps,
@@ -39,6 +46,7 @@ import {
   subjectPinnedSchema,
   subjectStep,
 } from '../shared-steps.js';
+import { registerAllCommand } from './register-all.js';
 
 const args = z.object({ host: hostArg, ip: ipArg.optional() }).strict();
 type Args = z.output<typeof args>;
@@ -61,9 +69,12 @@ const pinHostKeyStep = subjectStep({
   },
 });
 
-export const registerHostCommand = defineCommand<Args, SubjectPinned>({
+const SUMMARY = 'Register a new Host with the Manager and exchange SSH keys with every registered Host';
+
+/** `register-host <host> [<ip>]`: one Host. */
+const registerOneCommand = defineCommand<Args, SubjectPinned>({
   id: 'register-host',
-  summary: 'Register a new Host with the Manager and exchange SSH keys with every registered Host',
+  summary: SUMMARY,
   examples: ['/flexvdi register-host host4.example.com 10.0.0.14', '/flexvdi register-host host4'],
   args,
   ...subjectCommand,
@@ -126,7 +137,7 @@ function render(d: RegisterDecision, f: RegisterFacts | Unresolved): Plan<Subjec
   if (d.kind === 'refuse') {
     if (d.code === RegistrationErrorCode.bridgesDiffer)
       return bridgesRefused(what, md`${h.name}`, d.reference, d.differences);
-    return refuse(what, refusal(d, f));
+    return refuse(what, registerRefusal(d, f));
   }
   const { probe, state, known, preview } = d;
   const { others } = preview;
@@ -174,25 +185,57 @@ function render(d: RegisterDecision, f: RegisterFacts | Unresolved): Plan<Subjec
   };
 }
 
-/** Why the plan refuses (the bridges' refusal, with its differences, is rendered apart). */
-function refusal(
-  d: Exclude<Extract<RegisterDecision, { kind: 'refuse' }>, { code: 'registration.bridges_differ' }>,
-  { host: h, id }: RegisterFacts,
-): Md {
-  switch (d.code) {
-    case ErrorCode.inventoryUnknownHost:
-      return prose(d.reason);
-    case RegistrationErrorCode.unreachable:
-      return md`${h.name} is not reachable over SSH: ${prose(d.error)}`;
-    case RegistrationErrorCode.hostkeyMismatch:
-      return md`The SSH host key of ${h.name} (${h.ip}) is not the pinned one: it presents ${d.fingerprint}. This can be an attack, or a reinstalled or replaced machine. If the Host was replaced on purpose, use \`/flexvdi replace-host ${h.fqdn}\`.`;
-    case RegistrationErrorCode.managerKeyDiffers:
-      return md`The Manager knows ${id} with another host key than the one ${h.name} presents (${d.fingerprint}): it is another machine. If it replaces a failed Host, use \`/flexvdi replace-host ${h.fqdn}\`.`;
-    case RegistrationErrorCode.unreadable:
-      return md`Cannot read ${h.name}: ${prose(d.error)}`;
-    case RegistrationErrorCode.hostnameMismatch:
-      return md`${h.ip} answers as ${describeHostname(d.state)}, not \`${h.fqdn}\`. Set the Host's name (or fix the address), then try again.`;
-    case RegistrationErrorCode.noFlexvdiKey:
-      return md`On ${h.name}, the user \`flexvdi\` ${d.userExists ? md`has no SSH key pair (~flexvdi/.ssh/id_*.pub)` : md`does not exist`}. Install the Host as flexVDI requires, then try again.`;
-  }
-}
+/**
+ * What chat text and a job's data are parsed with: one Host (`<host> [<ip>]`) or `--all`, never both. A
+ * missing Host and a Host given with `--all` are usage errors that say what each form does.
+ */
+const registerHostArgs = z
+  .object({ host: hostArg.optional(), ip: ipArg.optional(), all: z.boolean().default(false) })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.all && (a.host !== undefined || a.ip !== undefined))
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: [],
+        message: `\`--all\` takes no Host: \`/flexvdi register-host --all\` registers every inventory Host not registered yet, \`/flexvdi register-host <host>\` one Host. Give one or the other`,
+      });
+    else if (!a.all && a.host === undefined)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['host'],
+        message:
+          'is required: a Host (inventory name, FQDN or IPv4), or `--all` for every inventory Host not registered yet',
+      });
+  });
+
+/**
+ * `/flexvdi register-host`: one id, one schema, two plans and step lists. `bind` parses with the schema
+ * above and binds the form given; the job's data is parsed the same way again in the worker.
+ */
+export const registerHostCommand: Command<NoDeps> = (() => {
+  const info = commandInfo({
+    id: 'register-host',
+    summary: `${SUMMARY}; \`--all\`: every inventory Host not registered yet, in one plan`,
+    examples: [...registerOneCommand.info.examples, ...registerAllCommand.info.examples],
+    args: registerHostArgs,
+    positionals: ['host', 'ip'],
+    mutates: true,
+    access: 'admin',
+    // Both forms' steps, for the registry's checks; a job runs the steps of the form it was bound to.
+    steps: [...registerOneCommand.info.steps, ...registerAllCommand.info.steps].filter(
+      (s, i, all) => all.findIndex((x) => x.id === s.id) === i,
+    ),
+  });
+  return {
+    info,
+    bind(raw, deps) {
+      const a = registerHostArgs.safeParse(raw);
+      if (!a.success) return { ok: false, error: invalidData('arguments', a.error) };
+      const { all, host, ip } = a.data;
+      const bound = all
+        ? registerAllCommand.bind({ all: true }, deps)
+        : registerOneCommand.bind({ host, ...(ip !== undefined ? { ip } : {}) }, deps);
+      return bound.ok ? { ok: true, value: { ...bound.value, info } } : bound;
+    },
+  };
+})();

@@ -13,25 +13,15 @@ import { z } from 'zod';
 import type { InventoryHost } from '../../../config.js';
 import { NO_PINS, type StepContext } from '../../../core/plugin.js';
 import { joinMd, type Md, md, mdSchema } from '../../../core/text.js';
-import { AppError } from '../../../errors.js';
-import { targetOf } from '../../../services.js';
-import { fanout } from '../../../ssh/index.js';
 import { hostsArg, resolveHostList } from '../args.js';
 import { command, type StorageDeps, step } from '../define.js';
-import { type HostRead, mergeDevices } from '../device-merge.js';
-import { hostDevicesSchema, parseHostDevices } from '../devices.js';
-import { DEVICES_SCRIPT } from '../devices-script.js';
-import { devicesResult, planSummary, unreadableMessage } from '../devices-view.js';
-import { StorageErrorCode } from '../errors.js';
+import { mergeDevices } from '../device-merge.js';
+import { devicesResult, planSummary } from '../devices-view.js';
+import { hostReadSchema, scanHosts } from '../scan.js';
 
 const args = z.object({ hosts: hostsArg.optional() }).strict();
 type Args = z.output<typeof args>;
 type Ctx = StepContext<Args, null, StorageDeps>;
-
-const hostReadSchema = z.discriminatedUnion('ok', [
-  z.object({ host: z.string(), ok: z.literal(true), value: hostDevicesSchema }),
-  z.object({ host: z.string(), ok: z.literal(false), error: z.string() }),
-]);
 
 /** The Hosts to read and where that list came from. */
 async function targetsOf(
@@ -60,30 +50,6 @@ async function targetsOf(
   };
 }
 
-/**
- * How long one Host's scan may take: every probe is bounded by `timeout` on the Host, so this only ends a
- * scan that hangs elsewhere (many devices each near their limit, a stuck findmnt).
- */
-export const SCAN_TIMEOUT_MS = 120_000;
-
-/**
- * One Host's devices (one SSH command), or `storage.devices_unreadable` when its answer is not the complete
- * format or the script did not exit 0.
- */
-async function readHost(ctx: Ctx, h: InventoryHost) {
-  const r = await ctx.services.ssh.exec(targetOf(h), ['sh', '-c', DEVICES_SCRIPT], {
-    signal: ctx.signal,
-    allowNonZero: true,
-    timeoutMs: SCAN_TIMEOUT_MS,
-  });
-  const parsed = parseHostDevices(r.stdout);
-  if (parsed.ok && r.code === 0) return parsed.value;
-  const error = parsed.ok ? 'the scan did not finish cleanly' : parsed.error;
-  throw new AppError(StorageErrorCode.devicesUnreadable, `device scan on ${h.name}: ${error} ${r.stderr}`, {
-    userMessage: unreadableMessage(h.name, r.code ?? r.signal, error, r.stderr),
-  });
-}
-
 const read = step({
   id: 'read',
   title: 'Read the block devices of the Hosts',
@@ -95,22 +61,9 @@ const read = step({
   }),
   run: async (ctx: Ctx) => {
     const { hosts, note, managerError } = await targetsOf(ctx);
-    const results = await fanout(
-      hosts,
-      async (h) => {
-        ctx.progress.host(h.name, 'running');
-        const devices = await readHost(ctx, h);
-        ctx.progress.host(h.name, 'ok');
-        return devices;
-      },
-      { concurrency: ctx.services.config.inventory.ssh.concurrency, signal: ctx.signal },
+    const reads = await scanHosts(ctx.services, hosts, ctx.signal, (h, state, detail) =>
+      ctx.progress.host(h, state, detail),
     );
-    const reads = results.map((r): HostRead => {
-      if (r.ok) return { host: r.target.name, ok: true, value: r.value };
-      ctx.progress.host(r.target.name, 'failed', r.error.code);
-      return { host: r.target.name, ok: false, error: r.error.userMessage };
-    });
-    ctx.signal.throwIfAborted();
     const unread = reads.filter((r) => !r.ok).map((r) => r.host);
     if (unread.length) ctx.finding(`could not read ${unread.join(', ')}`);
     return { targets: hosts.map((h) => h.name), note, managerError, reads };
