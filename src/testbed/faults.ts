@@ -2,7 +2,8 @@
  * Faults on demand, each observable from outside the Host, each undone by `heal`:
  *   link-down       the Host's veth is down: connections time out, heartbeats stop
  *   freeze          every process of the Host is frozen (cgroup freezer): TCP handshakes still complete in
- *                   the kernel but sshd never answers; heartbeats stop → the Manager marks it unavailable
+ *                   the kernel but sshd never answers; heartbeats stop → the Manager marks it unavailable.
+ *                   Frozen between two holds of the shared folder's locks (shared-locks.ts says why)
  *   sshd-stop       sshd's listener is killed: connection refused (open sessions survive, like Debian's ssh)
  *   hostkey-change  sshd restarted with a new host key: pinned clients see a key mismatch
  *   jitter          the Host freezes for pauseMs every everyMs (a detached pauser, jitter.ts), until healed:
@@ -34,6 +35,7 @@ import { inHost, startHost, stopHost } from './host-process.js';
 import { startJitter, stopJitter } from './jitter.js';
 import type { HostLayout, TestbedLayout } from './layout.js';
 import { createNetwork, removeMember, setLink } from './network.js';
+import { withSharedLocks } from './shared-locks.js';
 import { generateEd25519 } from './ssh-keys.js';
 import { standinEntry } from './standin-entry.js';
 import { type FaultMode, saveState } from './state.js';
@@ -126,7 +128,10 @@ export async function failHost(opts: FailHostOptions): Promise<void> {
       await setGuestLink(h, false);
       break;
     case 'freeze':
-      setFrozen(cgroupDir(l.layout.cgroup, h.name), true);
+      // Between two holds of the shared locks: the testbed has no DLM to recover a frozen holder's (shared-locks.ts).
+      await withSharedLocks(l.layout.files.shared, opts.log, () =>
+        setFrozen(cgroupDir(l.layout.cgroup, h.name), true),
+      );
       await setGuestLink(h, false);
       break;
     case 'sshd-stop':

@@ -13,6 +13,7 @@ import {
   failHost,
   healHost,
   replaceHost,
+  runOnHost,
   type TestbedInfo,
   testbedCli,
   testbedDown,
@@ -141,6 +142,28 @@ describe('testbed fail / heal', () => {
     await healHost({ ...ref, host: 'host1' });
     expect((await ssh(inv, 'host1', 'echo thawed')).stdout).toBe('thawed\n');
     await managerSees('host1', 'running');
+  });
+
+  it('freeze: never while a process of the Host holds a lock of the shared folder (no DLM to recover it)', async () => {
+    const LOCK = '/var/lib/flexvdi-testbed/probe.lock';
+    // host1 holds the lock 300 ms at a time, again and again: a freeze at a random moment would catch it inside
+    const loop = await runOnHost(
+      { ...ref, host: 'host1' },
+      'touch "$1"; setsid sh -c \'while :; do flock "$1" sleep 0.3; done\' loop "$1" </dev/null >/dev/null 2>&1 & echo $!',
+      [LOCK],
+    );
+    const holds = async () =>
+      (await runOnHost({ ...ref, host: 'host2' }, 'flock -n "$1" true; echo $?', [LOCK])).stdout.trim();
+    await waitFor('host1 to hold the lock', async () => ((await holds()) === '1' ? true : undefined));
+    try {
+      await failHost({ ...ref, host: 'host1', mode: 'freeze' });
+      const r = await runOnHost({ ...ref, host: 'host2' }, 'flock -w 3 "$1" true; echo $?', [LOCK]);
+      expect(r.stdout.trim()).toBe('0');
+    } finally {
+      await healHost({ ...ref, host: 'host1' });
+      await runOnHost({ ...ref, host: 'host1' }, 'pkill -f "while :; do flock"; rm -f "$1"', [LOCK]);
+    }
+    expect(loop.code).toBe(0);
   });
 
   it('sshd-stop: connection refused; heal starts sshd again', async () => {
