@@ -66,6 +66,13 @@ export interface TestbedLayout {
   bridge: string;
   managerNetns: string;
   managerVeth: string;
+  /**
+   * The bridge's own MAC, set when it is made. Left to the kernel, a bridge takes the lowest MAC of its ports
+   * and changes it whenever a port comes or goes (a Manager guest started or stopped, a Host replaced): every
+   * Host's ARP entry for the gateway then points at a MAC nobody answers to, and all Hosts go silent at once
+   * towards this machine until their entries expire (tens of seconds).
+   */
+  bridgeMac: string;
   /** The Manager guest's MAC, the same on whichever Host it runs (a VM keeps its MAC). */
   managerMac: string;
   cgroup: string;
@@ -119,6 +126,7 @@ export function layoutFor(name: string, stateDir: string, octet: number, hostCou
     bridge: `fvtb${tag}`,
     managerNetns: `fvtb-${tag}-manager`,
     managerVeth: `fvtb${tag}m`,
+    bridgeMac: `52:54:00:${tag.slice(0, 2)}:${tag.slice(2, 4)}:01`,
     managerMac: `52:54:00:${tag.slice(0, 2)}:${tag.slice(2, 4)}:02`,
     cgroup: `fvtb-${tag}`,
     files: {

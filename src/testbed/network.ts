@@ -37,7 +37,8 @@ export async function createNetwork(t: TestbedLayout, hosts: readonly HostLayout
     lines.push(`link add ${t.bridge} type bridge`);
     lines.push(`addr add ${t.gateway}/${t.prefixLength} dev ${t.bridge}`);
   }
-  lines.push(`link set ${t.bridge} up`);
+  // A MAC of its own: one taken from a port would change as ports come and go (layout.ts, bridgeMac).
+  lines.push(`link set ${t.bridge} address ${t.bridgeMac} up`);
   if (withManager) lines.push(...memberLines(t, t.managerNetns, t.managerVeth));
   for (const h of hosts) lines.push(...memberLines(t, h.netns, h.veth));
   await runOk('ip', ['-batch', '-'], { input: `${lines.join('\n')}\n` });

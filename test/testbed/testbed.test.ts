@@ -16,6 +16,7 @@ import {
   testbedStatus,
   testbedUp,
 } from '../../src/testbed/index.js';
+import { tagOf } from '../../src/testbed/layout.js';
 import { leftovers, loadInventory, quietLog, runCmd, ssh, waitFor } from './helpers.js';
 
 const NAME = 'vt-core';
@@ -206,6 +207,44 @@ describe('Hosts', () => {
     const after = await ssh(inv, 'host1', hop);
     expect(after).toMatchObject({ code: 0, stdout: 'host2\n' });
     expect(h1!.name).toBe('host1');
+  });
+});
+
+describe('the bridge', () => {
+  it("keeps a MAC of its own while ports come and go (the Hosts' ARP entries for the gateway stay right)", async () => {
+    const bridge = `fvtb${tagOf(NAME)}`;
+    const mac = async () => (await runCmd('cat', [`/sys/class/net/${bridge}/address`])).stdout.trim();
+    const own = await mac();
+    expect(own).toMatch(/^52:54:00:[0-9a-f]{2}:[0-9a-f]{2}:01$/);
+    // a port with a MAC below every other one: a bridge left to the kernel would take it, then drop it
+    const port = `${bridge}z`;
+    const ip = async (args: string) => (await runCmd('ip', args.split(' '))).code;
+    expect(await ip(`link add ${port} address 02:00:00:00:00:01 type veth peer name ${port}p`)).toBe(0);
+    // Traffic host1 starts towards this machine (as a heartbeat stream is): an answer comes back (a refused
+    // connection) only if its frames reach the bridge; without, `timeout` ends it (124).
+    const gateway = inv.manager.url.replace(/^https:\/\/(.*)\.2$/, '$1.1');
+    const answered = async () =>
+      (
+        await runOnHost(
+          { name: NAME, log: quietLog, host: 'host1' },
+          'timeout 3 bash -c "</dev/tcp/$1/9" 2>/dev/null; echo $?',
+          [gateway],
+        )
+      ).stdout.trim();
+    try {
+      expect(await ip(`link set ${port} master ${bridge} up`)).toBe(0);
+      expect(await mac()).toBe(own);
+      // host1 learns the gateway's MAC afresh while the port is there…
+      expect((await runOnHost({ name: NAME, log: quietLog, host: 'host1' }, 'ip neigh flush all')).code).toBe(
+        0,
+      );
+      expect(await answered()).toBe('1');
+    } finally {
+      await ip(`link del ${port}`);
+    }
+    // …and still reaches this machine once it is gone (had it learnt the port's MAC, it would not)
+    expect(await answered()).toBe('1');
+    expect(await mac()).toBe(own);
   });
 });
 
