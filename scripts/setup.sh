@@ -48,7 +48,7 @@ fi
 
 # vitest 4 (its vite) needs Node ^20.19 or >= 22.12
 if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)'; then
-  echo "setup: Node.js 20.19 or later is required (found $(node --version))" >&2
+  echo "setup: Node.js 20.19+ or 22.12+ is required (vitest 4 needs it; found $(node --version))" >&2
   exit 1
 fi
 
