@@ -14,8 +14,11 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 
-const MAX_DEPTH = 6;
-const WAIT_S = 10;
+/** Where the locks are: `.lock` at the top, the Volumes' at the top of their data (ocfs2-data/<uuid>/). */
+const MAX_DEPTH = 3;
+/** Each lock is waited for this long while the ones before it are held; then all are let go and taken again. */
+const WAIT_EACH_S = 1;
+const DEADLINE_MS = 10_000;
 
 /** Every `*.lock` file under `dir` (sorted: one lock order for every caller), at most MAX_DEPTH deep. */
 export function sharedLockFiles(dir: string, depth = 0): string[] {
@@ -35,22 +38,20 @@ export function sharedLockFiles(dir: string, depth = 0): string[] {
   return out.sort();
 }
 
-/**
- * Runs `fn` while this process holds every lock file under `shared` (nested `flock -w`, each waiting at most
- * WAIT_S). When a lock cannot be had in time (held by a Host already frozen in a jitter pause, say), `fn`
- * runs anyway and the log says which: the fault still happens, as it would on a real cluster.
- */
-export async function withSharedLocks<T>(shared: string, log: Logger, fn: () => T | Promise<T>): Promise<T> {
-  const files = sharedLockFiles(shared);
-  if (files.length === 0) return await fn();
-  const args = files.flatMap((f) => ['-w', String(WAIT_S), f, 'flock']);
+interface Holder {
+  release(): Promise<void>;
+}
+
+/** One attempt: every lock in order, each waited for WAIT_EACH_S; null (and nothing held) when one was busy. */
+async function holdAll(files: readonly string[]): Promise<Holder | null> {
+  const args = files.flatMap((f) => ['-w', String(WAIT_EACH_S), f, 'flock']);
   args.pop(); // the last file's command is the holder, not another flock
   const holder = spawn('flock', [...args, 'sh', '-c', 'echo held; exec cat >/dev/null'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'ignore'],
   });
-  const ended = new Promise<number | null>((resolve) => {
-    holder.on('close', (code) => resolve(code));
-    holder.on('error', () => resolve(null));
+  const ended = new Promise<void>((resolve) => {
+    holder.on('close', () => resolve());
+    holder.on('error', () => resolve());
   });
   const held = await new Promise<boolean>((resolve) => {
     holder.stdout.on('data', (d: Buffer) => {
@@ -58,11 +59,31 @@ export async function withSharedLocks<T>(shared: string, log: Logger, fn: () => 
     });
     void ended.then(() => resolve(false));
   });
-  if (!held) log.warn({ files }, 'the shared locks could not all be taken: the Host may freeze holding one');
+  if (!held) return null;
+  return {
+    release: async () => {
+      holder.stdin.end();
+      await ended;
+    },
+  };
+}
+
+/**
+ * Runs `fn` while this process holds every lock file under `shared`. The locks are taken in order, each
+ * waited for at most WAIT_EACH_S (so no Host waits long behind the ones already taken); when one is busy all
+ * are let go and taken again, for up to DEADLINE_MS. Past that (a lock held by a Host frozen in a jitter
+ * pause, say) `fn` runs anyway and the log says so: the fault still happens, as it would on a real cluster.
+ */
+export async function withSharedLocks<T>(shared: string, log: Logger, fn: () => T | Promise<T>): Promise<T> {
+  const files = sharedLockFiles(shared);
+  let holder: Holder | null = null;
+  const deadline = Date.now() + DEADLINE_MS;
+  while (files.length && !holder && Date.now() < deadline) holder = await holdAll(files);
+  if (files.length && !holder)
+    log.warn({ files }, 'the shared locks could not all be taken: the Host may freeze holding one');
   try {
     return await fn();
   } finally {
-    holder.stdin.end();
-    await ended;
+    await holder?.release();
   }
 }

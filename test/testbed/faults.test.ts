@@ -152,6 +152,7 @@ describe('testbed fail / heal', () => {
       'touch "$1"; setsid sh -c \'while :; do flock "$1" sleep 0.3; done\' loop "$1" </dev/null >/dev/null 2>&1 & echo $!',
       [LOCK],
     );
+    expect(loop.code).toBe(0);
     const holds = async () =>
       (await runOnHost({ ...ref, host: 'host2' }, 'flock -n "$1" true; echo $?', [LOCK])).stdout.trim();
     await waitFor('host1 to hold the lock', async () => ((await holds()) === '1' ? true : undefined));
@@ -161,9 +162,9 @@ describe('testbed fail / heal', () => {
       expect(r.stdout.trim()).toBe('0');
     } finally {
       await healHost({ ...ref, host: 'host1' });
-      await runOnHost({ ...ref, host: 'host1' }, 'pkill -f "while :; do flock"; rm -f "$1"', [LOCK]);
+      // [w]hile: the pattern does not match the shell running this line
+      await runOnHost({ ...ref, host: 'host1' }, 'pkill -f "[w]hile :; do flock"; rm -f "$1"', [LOCK]);
     }
-    expect(loop.code).toBe(0);
   });
 
   it('sshd-stop: connection refused; heal starts sshd again', async () => {

@@ -223,6 +223,7 @@ describe('the bridge', () => {
     // Traffic host1 starts towards this machine (as a heartbeat stream is): an answer comes back (a refused
     // connection) only if its frames reach the bridge; without, `timeout` ends it (124).
     const gateway = inv.manager.url.replace(/^https:\/\/(.*)\.2$/, '$1.1');
+    expect(gateway).toMatch(/^10\.230\.\d+\.1$/);
     const answered = async () =>
       (
         await runOnHost(
