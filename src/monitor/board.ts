@@ -3,11 +3,12 @@
  * written by the bot (buttons, Home tab), the worker (the monitor plugin's commands) and the monitor:
  *   <prefix>:monitor:maintenance  host → maintenance window (JSON), set by `/flexvdi maintenance`
  *   <prefix>:monitor:ack:<id>     who acknowledged an incident first, and when (kept 30 days)
- *   <prefix>:monitor:view         the leader's latest view of every Host (JSON), refreshed every second
+ *   <prefix>:monitor:view         the leader's latest view of every Host (JSON): written on change, else every 5 s
  *   <prefix>:monitor:home-users   users who opened the app's Home tab, by when (refreshed on change; 30 days)
  *   <prefix>:monitor:workspace-url the workspace's URL (auth.test), for links to alert threads
  * Only the monitor posts in the alert channel: a maintenance window or an acknowledgement written here is
- * picked up by the leading monitor on its next tick, and told (once) in the channel or the incident's thread.
+ * picked up by the leading monitor when it next decides (on every tick while a Host is lost, else every 2.5 s),
+ * and told (once) in the channel or the incident's thread.
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';

@@ -158,16 +158,22 @@ local prev = redis.call('GET', KEYS[2]) or ''
 redis.call('SET', KEYS[2], ARGV[1] .. '|' .. ARGV[2], 'PX', 86400000)
 return prev`;
 
-// KEYS: leader. ARGV: me, lease ms. Takes a free lease or renews one's own.
+// KEYS: leader. ARGV: me, lease ms. Renews one's own lease (1) or takes a free one (2); 0: another leads.
 const LEASE = `
 local cur = redis.call('GET', KEYS[1])
-if cur == ARGV[1] or not cur then
+if cur == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
+end
+if not cur then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 2
 end
 return 0`;
 
 export class IncidentStore {
+  #cue = 0;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: MonitorKeys,
@@ -178,7 +184,19 @@ export class IncidentStore {
 
   /** Takes or renews the leader lease; true while this replica leads. */
   async lead(leaseMs: number): Promise<boolean> {
-    return (await this.redis.eval(LEASE, 1, this.keys.leader, this.id, String(leaseMs))) === 1;
+    const r = await this.redis.eval(LEASE, 1, this.keys.leader, this.id, String(leaseMs));
+    // Taken while free: whoever led meanwhile (another replica, or this one before a stall) may have left
+    // events to post. Decided by Redis, not by what this process remembers.
+    if (r === 2) this.#cue++;
+    return r === 1 || r === 2;
+  }
+
+  /**
+   * Moves each time this store queued an event or took the lead. Only the leader queues events, so a poster
+   * that found the outbox empty need not read it again until the cue moved (Poster.pending).
+   */
+  get cue(): number {
+    return this.#cue;
   }
 
   async release(): Promise<void> {
@@ -226,18 +244,24 @@ export class IncidentStore {
   ): Promise<'ok' | 'not-leader' | 'conflict'> {
     const incident: Incident = { ...next, version: (expected?.version ?? -1) + 1 };
     const queued = { seq: 0, ...event, problem: event.problem ?? null, roles: event.roles ?? [], incident };
-    const r = await this.redis.eval(
-      TRANSITION,
-      4,
-      this.keys.leader,
-      this.keys.incident(name),
-      this.keys.outbox,
-      this.keys.seq,
-      this.id,
-      String(expected?.version ?? -1),
-      JSON.stringify(incident),
-      JSON.stringify(queued),
-    );
+    const r = await this.redis
+      .eval(
+        TRANSITION,
+        4,
+        this.keys.leader,
+        this.keys.incident(name),
+        this.keys.outbox,
+        this.keys.seq,
+        this.id,
+        String(expected?.version ?? -1),
+        JSON.stringify(incident),
+        JSON.stringify(queued),
+      )
+      .finally(() => {
+        // Whatever the answer (even none: the script may have run with its reply lost), the outbox may
+        // have grown; moved after the script, so a poster that read the outbox meanwhile looks again.
+        this.#cue++;
+      });
     return z.enum(['ok', 'not-leader', 'conflict']).parse(r);
   }
 

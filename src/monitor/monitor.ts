@@ -28,11 +28,15 @@ import { decide } from './reconcile.js';
 import { HostRoles } from './roles.js';
 
 const TICK_MS = 200;
-/** How often the leader decides while every Host is healthy and nothing is owed (else: every tick). */
-const QUIET_LEAD_MS = 1000;
 /**
- * How often the leader looks at the view it shows (`/flexvdi status`, the Home tab), and how often it writes
- * it when nothing in it changed (its age says the monitor runs: stale after three leases).
+ * How often the leader decides while no Host is lost or recovering and nothing is owed (else: every tick, and
+ * on the next tick after a transition), and at most half a lease (the view it writes then says the monitor
+ * runs: stale after three leases). A maintenance window's end is told up to this much later.
+ */
+const QUIET_LEAD_MS = 2500;
+/**
+ * How often, at most, the leader looks at the view it shows (`/flexvdi status`, the Home tab) when it decides,
+ * and how often it writes it when nothing in it changed (its age says the monitor runs).
  */
 const VIEW_EVERY_MS = 1000;
 const VIEW_REFRESH_MS = 5000; // and at most one lease
@@ -288,13 +292,18 @@ export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
     }
   };
   let ledAt = Number.NEGATIVE_INFINITY;
+  const quietLeadMs = Math.min(QUIET_LEAD_MS, t.leaseMs / 2);
+  /** A transition seen while a decision was running: the next tick decides, quiet or not. */
+  let owed = false;
   const assessAll = () => {
     let changed = false;
     let quiet = true;
     for (const [name, p] of probes) {
       const { next, transition } = assess(health.get(name)!, p.observe(), t);
       health.set(name, next);
-      if (next.state !== 'healthy') quiet = false;
+      // A suspect Host is only shown (never alerted): the quiet pace is enough for it too. Deciding on every
+      // tick while one was suspect made a few jittery Hosts cost the leader five decisions a second.
+      if (next.state === 'lost' || next.state === 'recovering') quiet = false;
       if (transition) {
         changed = true;
         mlog.info({ host: name, ...transition, problem: p.problem }, `host ${transition.kind}`);
@@ -304,11 +313,14 @@ export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
       }
     }
     // Probing never waits for Redis or Slack: a slow decision only delays the next one. While all is quiet
-    // (every Host healthy, nothing to post or tell late) the leader decides once a second — enough for
-    // windows and acknowledgements people set — instead of on every tick.
+    // (no Host lost or recovering, nothing to post or tell late) the leader decides every quietLeadMs —
+    // enough for maintenance windows people set and the view — instead of on every tick: each decision is a
+    // few Redis round trips, and on a VM every wake-up they cause costs about half a millisecond of CPU.
+    owed ||= changed;
     if (inFlight || stopped) return;
     const at = performance.now();
-    if (!changed && quiet && !poster.pending && !journal.owed && at - ledAt < QUIET_LEAD_MS) return;
+    if (!owed && quiet && !poster.pending && !journal.owed && at - ledAt < quietLeadMs) return;
+    owed = false;
     ledAt = at;
     inFlight = lead().finally(() => {
       inFlight = undefined;

@@ -59,6 +59,8 @@ export class Poster {
   #failures = 0;
   #blockedUntil = 0;
   #pending = true;
+  /** The store's cue when the outbox was last found empty (-1: never). */
+  #emptyAtCue = -1;
 
   constructor(private readonly d: PosterDeps) {}
 
@@ -66,22 +68,28 @@ export class Poster {
     return (this.d.now ?? Date.now)();
   }
 
-  /** True unless the last drain found the outbox empty (the monitor then decides less often). */
+  /**
+   * True unless the outbox was found empty and nothing can have been queued since (the monitor then decides
+   * less often). Only the leader queues events, through this process's IncidentStore, whose `cue` moves
+   * when it does (or takes the lead: the replica before may have left events).
+   */
   get pending(): boolean {
-    return this.#pending;
+    return this.#pending || this.d.store.cue !== this.#emptyAtCue;
   }
 
   /** Posts the outbox's events in order until it is empty, Slack fails, or this replica stops leading. */
   async drain(): Promise<void> {
+    if (!this.pending || this.now() < this.#blockedUntil) return;
     this.#pending = true;
-    if (this.now() < this.#blockedUntil) return;
     for (;;) {
       // Spaced by a second in the alert channel: rather than wait here (and hold up the monitor's next
       // decision), the next tick's drain posts it.
       if (this.now() < this.#lastPostAt + POST_SPACING_MS) return;
+      const cue = this.d.store.cue;
       const e = await this.d.store.head();
       if (!e) {
         this.#pending = false;
+        this.#emptyAtCue = cue;
         return;
       }
       try {

@@ -174,7 +174,8 @@ export function startProbe(o: ProbeOptions): HostProbe {
             lastBeatAt = now();
             listening = line === 'hb ?' ? null : line === 'hb 1';
             if (listening) lastListeningAt = lastBeatAt;
-            armStale();
+            // The same timer pushed back (no new Timeout per line); armed with the full silence at the start.
+            staleTimer?.refresh();
           }
           nl = buf.indexOf('\n');
         }

@@ -6,7 +6,7 @@
  */
 import { WebClient } from '@slack/web-api';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { type Config, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { type Incident, IncidentStore, monitorKeys } from '../../src/monitor/incidents.js';
@@ -205,6 +205,37 @@ describe('poster', () => {
     await poster.drain();
     expect(postedSince(before)).toEqual(['🔴 *host1', '🔴 *host2']);
     expect(await store.outboxLength()).toBe(0);
+  });
+
+  it('reads the outbox again only once this store queued an event or took the lead back', async () => {
+    const clock = { now: Date.now() };
+    const { keys, store, poster } = await leader('replica-a', clock);
+    const heads = vi.spyOn(store, 'head');
+    await poster.drain();
+    expect([heads.mock.calls.length, poster.pending]).toEqual([1, false]);
+    await poster.drain();
+    expect(heads.mock.calls.length).toBe(1); // nothing can have been queued: no Redis read
+    await open(store, 'host7');
+    expect(poster.pending).toBe(true);
+    const before = double.messages(ALERTS).length;
+    await poster.drain();
+    expect(postedSince(before)).toEqual(['🔴 *host7']);
+    clock.now += 1500;
+    await poster.drain();
+    expect(poster.pending).toBe(false);
+    const reads = heads.mock.calls.length;
+    // Another replica leads for a while and queues an event; this one takes the lead back: it looks again.
+    await redis.del(keys.leader);
+    const other = new IncidentStore(redis, keys, 'replica-b');
+    expect(await other.lead(5000)).toBe(true);
+    await open(other, 'host8');
+    await redis.del(keys.leader);
+    expect(poster.pending).toBe(false);
+    expect(await store.lead(5000)).toBe(true);
+    expect(poster.pending).toBe(true);
+    await poster.drain();
+    expect(heads.mock.calls.length).toBeGreaterThan(reads);
+    expect(postedSince(before + 1)).toEqual(['🔴 *host8']);
   });
 
   it('a replica without the lease can neither change an incident nor dequeue', async () => {
