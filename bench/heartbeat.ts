@@ -23,7 +23,7 @@
  * 3. Baseline (`--baseline-min`, default 2, 0 skips): the same monitor watching one Host, so the figure can be
  *    split into a fixed cost and a cost per Host (printed beside the linear scaling).
  *
- * Run (as root): npx tsx bench/heartbeat.ts [--trials 20] [--soak-min 10] [--hosts 16] [--lanes 1]
+ * Run (as root): npx tsx bench/heartbeat.ts [--trials 20] [--soak-min 10] [--hosts 16] [--lanes 1] [--warmup-s 60]
  *                  [--jitter-pause-ms 1000] [--jitter-every-ms 3000] [--keep] [--log FILE] [--cpu-prof DIR]
  *   or after `npm run build`: node dist/bench/heartbeat.js […]. Smoke check: --trials 3 --soak-min 1.
  *   --keep      leaves the testbed up;  --log FILE  also writes the monitor's own log (JSON lines) there;
@@ -53,6 +53,12 @@ const LANES = arg('lanes', 1);
 const JITTER = { pauseMs: arg('jitter-pause-ms', 1000), everyMs: arg('jitter-every-ms', 3000) };
 const JITTER_SHARE = arg('jitter-share', 1 / 3);
 const BASELINE_MIN = arg('baseline-min', Math.min(2, SOAK_MIN));
+/**
+ * Both CPU windows (soak and baseline) start this long after their monitor did: a fresh Node process spends its
+ * first minute compiling (its code runs cold, then tiers up), so a cold baseline beside a warm soak made the
+ * fixed part look larger and the per-Host part smaller than they are.
+ */
+const WARMUP_S = arg('warmup-s', 60);
 const KEEP = process.argv.includes('--keep');
 const argText = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -223,6 +229,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'info',
     });
     const m = await startMonitorChild(await monitorEnv(inventoryFor('inventory-bench.yaml', prefix)));
+    const monitorStartedAt = Date.now();
     monitor = m.child;
     const lines = m.lines;
     const pid = monitor.pid!;
@@ -338,6 +345,7 @@ async function main(): Promise<void> {
       await failHost({ name: NAME, host, mode: 'jitter', ...JITTER, log });
       await sleep(Math.floor(JITTER.everyMs / jittery.length)); // pauses spread over the period
     }
+    await sleep(Math.max(0, WARMUP_S * 1000 - (Date.now() - monitorStartedAt)));
     const soakFrom = Date.now();
     const cpu0 = cpuMs(pid);
     await sleep(SOAK_MIN * 60_000);
@@ -364,7 +372,7 @@ async function main(): Promise<void> {
         await monitorEnv(inventoryFor('inventory-baseline.yaml', `${prefix}-one`, one)),
       );
       monitor = b.child;
-      await sleep(8000); // warm-up: its connection (connect timeout 5 s) and first heartbeats
+      await sleep(Math.max(8000, WARMUP_S * 1000)); // its connection (connect timeout 5 s), then WARMUP_S
       const from = Date.now();
       const c0 = cpuMs(monitor.pid!);
       await sleep(BASELINE_MIN * 60_000);
