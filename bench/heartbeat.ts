@@ -458,8 +458,15 @@ async function main(): Promise<void> {
     console.log(
       `  ${GOALS.falseAlerts} false alerts in the soak: ${threadsOpened} thread(s) opened, ${lossPosts} loss post(s) → ${met(threadsOpened + lossPosts <= GOALS.falseAlerts)}`,
     );
+    // A monitor watching 100 Hosts pays its fixed part once: judged on fixed + 99 × per Host when the baseline
+    // measured them; the linear scaling (fixed part × 100 / Hosts) is only an upper bound, printed beside it.
+    const est100 =
+      baselinePct !== undefined && perHostPct !== undefined ? baselinePct + 99 * perHostPct : undefined;
+    const judged = est100 ?? cpuPer100;
     console.log(
-      `  ≤ ${GOALS.cpuPctPer100Hosts} % of one core per 100 Hosts: ${cpuPer100.toFixed(2)} % → ${met(cpuPer100 <= GOALS.cpuPctPer100Hosts)}`,
+      `  ≤ ${GOALS.cpuPctPer100Hosts} % of one core per 100 Hosts: ${judged.toFixed(2)} % ` +
+        `(${est100 === undefined ? 'scaled linearly: no baseline' : `fixed + 99 × per Host; linear upper bound ${cpuPer100.toFixed(2)} %`}) → ` +
+        `${met(judged <= GOALS.cpuPctPer100Hosts)}`,
     );
   } finally {
     await teardown();
