@@ -19,6 +19,7 @@ wanted=(
   setpriv:util-linux
   openssl:openssl
   curl:curl
+  pkill:procps
 )
 # The browser tests drive Debian's Chromium (playwright-core never downloads a browser); the emoji font makes
 # their screenshots show what Slack shows (🔴, ✅ in alerts and job messages).

@@ -8,10 +8,10 @@
 import { planButtons } from '../core/plugin.js';
 import { type Md, md, mention } from '../core/text.js';
 import { asAppError } from '../errors.js';
-import { approvalsRequired, nextApproval } from '../jobs/approvals.js';
+import { approvalsField, approvalsRequired, nextApproval } from '../jobs/approvals.js';
 import type { ClaimResult, Pending } from '../jobs/confirmations.js';
 import type { JobRecord } from '../jobs/job-state.js';
-import { enqueue, runJobIdFor } from '../jobs/queue.js';
+import { enqueue, runEnvelope, runJobIdFor } from '../jobs/queue.js';
 import { isAdmin } from './auth.js';
 import type { BotContext } from './context.js';
 import { alreadyUsed } from './plan-notices.js';
@@ -69,7 +69,10 @@ export async function showPending(ctx: BotContext, p: Pending, note?: Md): Promi
     confirmId: p.confirmId,
     expiresAt: p.expiresAt,
     extraButtons: planButtons(p.plan),
-    ...(required > 1 ? { approvals: { required, by: p.approvals.map((a) => a.user) } } : {}),
+    ...approvalsField(
+      required,
+      p.approvals.map((a) => a.user),
+    ),
     ...(note ? { note } : {}),
   });
 }
@@ -158,23 +161,16 @@ async function claimAndRun(ctx: BotContext, r: ConfirmRequest): Promise<ConfirmO
       state: 'queued',
       jobId,
       confirmedBy: r.user,
-      ...(required > 1 ? { approvals: { required, by: approvers } } : {}),
+      ...approvalsField(required, approvers),
     });
     await enqueue(
       ctx.queue,
       p.command,
-      {
-        phase: 'run',
-        text: p.text,
-        args: p.args,
-        requester: p.requester,
+      runEnvelope(p, {
         isAdmin: isAdmin(ctx.config, p.requester),
-        channel: p.channel,
-        recordId: p.recordId,
         confirmId: r.confirmId,
         confirmedBy: r.user,
-        pinned: p.pinned,
-      },
+      }),
       jobId,
       ctx.queueSettings,
     );

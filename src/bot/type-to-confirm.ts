@@ -41,9 +41,10 @@ export async function openTypeToConfirm(
 
 function modalOf(ctx: BotContext, p: Pending): Record<string, unknown> {
   const t = p.plan.typeToConfirm!;
-  const second = approvalsRequired(ctx.config.inventory, p.command) > 1 && p.approvals.length > 0;
+  const required = approvalsRequired(ctx.config.inventory, p.command);
+  const second = required > 1 && p.approvals.length > 0;
   const fourEyes =
-    approvalsRequired(ctx.config.inventory, p.command) > 1
+    required > 1
       ? second
         ? md`You are the second admin: confirming runs the plan.`
         : md`Four eyes: a second admin confirms after you, typing the same.`

@@ -38,3 +38,11 @@ export function nextApproval(
   if (!userIsAdmin) return 'not-admin';
   return p.approvals.length + 1 >= required ? 'final' : 'record';
 }
+
+/** The `approvals` field of a job or plan message: present only where four eyes are required. */
+export function approvalsField(
+  required: 1 | 2,
+  by: readonly string[],
+): { approvals?: { required: 2; by: string[] } } {
+  return required > 1 ? { approvals: { required: 2, by: [...by] } } : {};
+}

@@ -7,10 +7,10 @@
 
 import type { BoundCommand } from '../core/plugin.js';
 import { planButtons } from '../core/plugin.js';
-import { approvalsRequired } from './approvals.js';
+import { approvalsField, approvalsRequired } from './approvals.js';
 import { type Engine, type JobRun, planEnv } from './engine.js';
 import { finishPlanned } from './finish.js';
-import { deterministicId, enqueue, queueSettingsOf, runJobIdFor } from './queue.js';
+import { deterministicId, enqueue, queueSettingsOf, runEnvelope, runJobIdFor } from './queue.js';
 
 export async function planPhase(e: Engine, r: JobRun, cmd: BoundCommand) {
   const confirmId = deterministicId('j', r.jobId).replace(/^j-/, 'c');
@@ -55,7 +55,10 @@ export async function planPhase(e: Engine, r: JobRun, cmd: BoundCommand) {
       confirmId,
       expiresAt: pending.expiresAt,
       extraButtons: planButtons(pending.plan),
-      ...(required > 1 ? { approvals: { required, by: pending.approvals.map((a) => a.user) } } : {}),
+      ...approvalsField(
+        required,
+        pending.approvals.map((a) => a.user),
+      ),
     },
     created.kind === 'created',
   );
@@ -136,19 +139,7 @@ async function enqueueRun(
   await enqueue(
     e.queue,
     cmd.info.id,
-    {
-      phase: 'run',
-      text: p.text,
-      args: p.args,
-      requester: p.requester,
-      isAdmin: r.data.isAdmin,
-      channel: p.channel,
-      ...(r.data.threadTs ? { threadTs: r.data.threadTs } : {}),
-      recordId: p.recordId,
-      confirmId,
-      confirmedBy: by,
-      pinned: p.pinned,
-    },
+    runEnvelope(p, { isAdmin: r.data.isAdmin, confirmId, confirmedBy: by, threadTs: r.data.threadTs }),
     jobId,
     queueSettingsOf(e.config.inventory.jobs),
   );

@@ -52,6 +52,26 @@ export type JobEnvelopeParsed = z.output<typeof jobEnvelopeSchema>;
 export type JobName = string;
 export type FlexQueue = Queue<JobEnvelope, unknown, JobName>;
 
+/** The run phase's job of a confirmed plan: the same envelope whether a person or the product confirmed it. */
+export function runEnvelope(
+  p: { text: string; args?: unknown; requester: string; channel: string; recordId: string; pinned?: unknown },
+  run: { isAdmin: boolean; confirmId: string; confirmedBy: string; threadTs?: string | undefined },
+): JobEnvelope {
+  return {
+    phase: 'run',
+    text: p.text,
+    args: p.args,
+    requester: p.requester,
+    isAdmin: run.isAdmin,
+    channel: p.channel,
+    ...(run.threadTs ? { threadTs: run.threadTs } : {}),
+    recordId: p.recordId,
+    confirmId: run.confirmId,
+    confirmedBy: run.confirmedBy,
+    pinned: p.pinned,
+  };
+}
+
 /** A short, readable, deterministic id: no ':' and never all digits (BullMQ's rules for custom ids). */
 export function deterministicId(kind: 'p' | 'j', ...parts: string[]): string {
   const h = createHash('sha256')

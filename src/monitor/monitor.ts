@@ -16,7 +16,7 @@ import type { ManagerClient } from '../manager/index.js';
 import { loadKey } from '../ssh/index.js';
 import { ReadGate } from '../ssh/read-gate.js';
 import { type AutoRun, dueAutoRuns } from './auto-run.js';
-import { type HostView, MonitorBoard, maintenanceRecord, STORM } from './board.js';
+import { MonitorBoard, maintenanceRecord, STORM } from './board.js';
 import { assess, type Health, initialHealth } from './detector.js';
 import { HomeRefresher } from './home.js';
 import { IncidentStore, type LostRole, type ManagerView, monitorKeys } from './incidents.js';
@@ -26,6 +26,7 @@ import { Poster } from './poster.js';
 import { type HostProbe, startProbe } from './probe.js';
 import { decide } from './reconcile.js';
 import { HostRoles } from './roles.js';
+import { ViewWriter } from './view-writer.js';
 
 const TICK_MS = 200;
 /**
@@ -34,13 +35,6 @@ const TICK_MS = 200;
  * runs: stale after three leases). A maintenance window's end is told up to this much later.
  */
 const QUIET_LEAD_MS = 2500;
-/**
- * How often, at most, the leader looks at the view it shows (`/flexvdi status`, the Home tab) when it decides,
- * and how often it writes it when nothing in it changed (its age says the monitor runs).
- */
-const VIEW_EVERY_MS = 1000;
-const VIEW_REFRESH_MS = 5000; // and at most one lease
-
 export interface MonitorDeps {
   config: Config;
   redis: Redis;
@@ -181,8 +175,7 @@ export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
 
   /** The leader's work of the current tick (deciding and posting), while it runs. */
   let inFlight: Promise<void> | undefined;
-  let viewWrittenAt = 0;
-  let viewDigest = '';
+  const view = new ViewWriter({ board, replica: id, leaseMs: t.leaseMs });
   const names = [STORM, ...hosts.flatMap((h) => [h.name, maintenanceRecord(h.name)])];
   const lead = async () => {
     try {
@@ -255,33 +248,13 @@ export async function startMonitor(d: MonitorDeps): Promise<Monitor> {
             );
         }
       }
-      if (now - viewWrittenAt >= VIEW_EVERY_MS) {
-        const rows = hosts.map((h): HostView => {
-          const hh = wallHealth.get(h.name)!;
-          return {
-            host: h.name,
-            state: hh.state,
-            since: hh.since,
-            failing: hh.failing,
-            manager: managerView.get(h.name) ?? null,
-            problem: probes.get(h.name)?.problem ?? null,
-          };
-        });
-        // Written when what it shows changed, else only to say the monitor still runs. Compared on the
-        // monotonic times (the wall-clock conversion moves by fractions of a millisecond at every call).
-        const digest = JSON.stringify(
-          hosts.map((h) => {
-            const hh = health.get(h.name)!;
-            const m = managerView.get(h.name);
-            return [hh.state, hh.since, hh.failing, m?.status, m?.lastHeartbeat, probes.get(h.name)?.problem];
-          }),
-        );
-        if (digest !== viewDigest || now - viewWrittenAt >= Math.min(VIEW_REFRESH_MS, t.leaseMs)) {
-          viewWrittenAt = now;
-          viewDigest = digest;
-          await board.writeView({ updatedAt: now, replica: id, hosts: rows });
-        }
-      }
+      await view.write(now, {
+        hosts,
+        health,
+        wallHealth,
+        manager: managerView,
+        problem: (host) => probes.get(host)?.problem ?? null,
+      });
       void roles?.refresh(auditHead);
       await poster.drain();
       // On its own: publishing many Home tabs must not hold up the next decision.
